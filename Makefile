@@ -1,0 +1,36 @@
+# `make help` lists the targets. Every target sets up .venv/ first (quick once done).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+PORT ?= 5000
+STORE := sqlite:///mlruns/mlflow.db
+
+.PHONY: help setup train test ui clean-runs
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(STAMP) ## create .venv/ and install the project into it
+	@true
+
+train: setup ## train one approach: make train ARGS="arch=seq2seq train.epochs=50"
+	$(PY) -m src.train $(ARGS)
+
+test: setup ## run the test suite
+	$(PY) -m pytest $(ARGS)
+
+ui: setup ## browse runs in mlflow ui at http://127.0.0.1:5000 (PORT=...)
+	$(PY) -m mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(PORT)
+
+clean-runs: ## delete every local run, study and report (mlruns/*, experiments/*)
+	find mlruns experiments -mindepth 1 ! -name .gitkeep -delete

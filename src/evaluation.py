@@ -1,0 +1,69 @@
+"""Forecast errors in original units, overall, per horizon step and per series, beside the
+naive forecast on the same windows."""
+
+import re
+import time
+
+import numpy as np
+
+from src.data import Split, WindowedData
+
+
+def naive_forecast(split: Split) -> np.ndarray:
+    """(N, H, C): each series' last observed value, repeated, in original units."""
+    horizon = split.y.shape[1]
+    return np.repeat(split.X[:, -1:, :], horizon, axis=1)
+
+
+def predict(model, data: WindowedData, split: Split, batch_size: int = 256) -> np.ndarray:
+    """(N, H, C) forecasts for a split, in original units."""
+    X, _ = data.model_arrays(split)
+    return data.to_original(model.predict(X, batch_size=batch_size, verbose=0), split)
+
+
+def seconds_per_window(model, data: WindowedData, split: Split, repeats: int = 3) -> float:
+    """Median time to forecast the split, divided by its windows (after one warm-up call)."""
+    X, _ = data.model_arrays(split)
+    model.predict_on_batch(X)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_on_batch(X)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / len(split.X)
+
+
+def metric_key(name: str) -> str:
+    """A series name as MLflow accepts it in a metric key."""
+    return re.sub(r"[^0-9A-Za-z_\-. ]", "_", name)
+
+
+def error_metrics(prefix: str, truth: np.ndarray, forecast: np.ndarray,
+                  series: list[str]) -> dict[str, float]:
+    """`{prefix}_mse`, `{prefix}_mae`, and the same `/step_01`.. per horizon step and
+    `/<series>` per series; truth and forecast are (N, H, C)."""
+    err = forecast - truth
+    metrics = {f"{prefix}_mse": float(np.mean(err**2)), f"{prefix}_mae": float(np.mean(np.abs(err)))}
+    for h in range(err.shape[1]):
+        metrics[f"{prefix}_mse/step_{h + 1:02d}"] = float(np.mean(err[:, h] ** 2))
+        metrics[f"{prefix}_mae/step_{h + 1:02d}"] = float(np.mean(np.abs(err[:, h])))
+    for c, name in enumerate(series):
+        metrics[f"{prefix}_mse/{metric_key(name)}"] = float(np.mean(err[..., c] ** 2))
+        metrics[f"{prefix}_mae/{metric_key(name)}"] = float(np.mean(np.abs(err[..., c])))
+    return metrics
+
+
+def evaluate(data: WindowedData, val_forecast: np.ndarray, test_forecast: np.ndarray) -> dict[str, float]:
+    """Validation and test errors, and the test errors' ratio to the naive forecast."""
+    naive = error_metrics("naive_test", data.test.y, naive_forecast(data.test), data.series)
+    metrics = error_metrics("test", data.test.y, test_forecast, data.series)
+    val = error_metrics("val", data.val.y, val_forecast, data.series)
+    metrics["val_mse"], metrics["val_mae"] = val["val_mse"], val["val_mae"]
+    metrics["naive_test_mse"], metrics["naive_test_mae"] = naive["naive_test_mse"], naive["naive_test_mae"]
+    metrics["test_mse_ratio_to_naive"] = _ratio(metrics["test_mse"], naive["naive_test_mse"])
+    metrics["test_mae_ratio_to_naive"] = _ratio(metrics["test_mae"], naive["naive_test_mae"])
+    return metrics
+
+
+def _ratio(value: float, reference: float) -> float:
+    return value / reference if reference > 0 else float("nan")

@@ -1,0 +1,53 @@
+"""Build, fit, evaluate and log one model into the active MLflow run. `src.train` and
+every sweep trial call this same function, so every approach is treated alike."""
+
+import keras
+import mlflow
+import numpy as np
+from omegaconf import DictConfig
+
+from src import evaluation, tracking
+from src.config import build
+from src.data import WindowedData
+from src.plots import forecast_figure
+from src.training import fit
+
+
+def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model:
+    return build(cfg.arch, input_steps=data.input_steps, horizon=data.horizon,
+                 n_series=data.model_series)
+
+
+def count_trainable(model: keras.Model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def fit_and_log(cfg: DictConfig, data: WindowedData,
+                callbacks: list[keras.callbacks.Callback] = ()) -> dict[str, float]:
+    """Returns the logged summary metrics (original units unless named *_loss)."""
+    keras.backend.clear_session()  # a clean graph per run: no growth over a sweep
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_model(cfg, data)
+    n_params = count_trainable(model)
+    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking,
+                     "scaling": data.scaler.mode, "split_fingerprint": data.fingerprint})
+    tracking.log_config(cfg)
+    mlflow.log_metric("n_params", n_params)
+    mlflow.log_text(tracking.model_summary(model), "model_summary.txt")
+
+    result = fit(model, data, cfg.train, callbacks=[tracking.EpochLogger(), *callbacks])
+
+    val_forecast = evaluation.predict(model, data, data.val)
+    test_forecast = evaluation.predict(model, data, data.test)
+    metrics = evaluation.evaluate(data, val_forecast, test_forecast)
+    metrics.update(n_params=n_params, best_val_loss=result.best_val_loss,
+                   epochs_trained=result.epochs, best_epoch=result.best_epoch,
+                   fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
+                   predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
+    mlflow.log_metrics(metrics)
+    figure = forecast_figure(data.test, test_forecast, data.series, cfg.tracking.forecast_windows,
+                             title=f"{cfg.arch.name}: test MSE {metrics['test_mse']:.4g}")
+    mlflow.log_figure(figure, "forecast.png")
+    if cfg.tracking.log_model:
+        tracking.log_model(model)
+    return metrics

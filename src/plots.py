@@ -1,0 +1,40 @@
+"""Figures logged as MLflow artifacts. Built on `matplotlib.figure.Figure`, not pyplot,
+so nothing keeps them alive after logging and no display backend is needed."""
+
+import numpy as np
+
+from src.data import Split
+
+
+def forecast_figure(split: Split, forecast: np.ndarray, series: list[str], n_windows: int,
+                    title: str = ""):
+    """A grid: one row per series, one column per test window (evenly spaced);
+    each panel shows the input history, the truth and the forecast."""
+    from matplotlib.figure import Figure
+
+    n_windows = max(1, min(n_windows, len(split.X)))
+    picks = np.linspace(0, len(split.X) - 1, n_windows).round().astype(int)
+    n_series = len(series)
+    fig = Figure(figsize=(3.2 * n_windows, 2.2 * n_series))
+    axes = fig.subplots(n_series, n_windows, squeeze=False, sharex=True)
+    input_steps, horizon = split.X.shape[1], split.y.shape[1]
+    past = np.arange(-input_steps + 1, 1)
+    future = np.arange(1, horizon + 1)
+    for col, i in enumerate(picks):
+        for c, name in enumerate(series):
+            ax = axes[c, col]
+            ax.plot(past, split.X[i, :, c], color="0.55", lw=1, label="history")
+            ax.plot(future, split.y[i, :, c], color="black", lw=1.5, label="truth")
+            ax.plot(future, forecast[i, :, c], color="tab:red", lw=1.5, ls="--", label="forecast")
+            ax.axvline(0.5, color="0.85", lw=0.8)
+            if col == 0:
+                ax.set_ylabel(name)
+            if c == 0:
+                ax.set_title(f"test window {i}", fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    for ax in axes[-1]:
+        ax.set_xlabel("steps from forecast origin")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,111 @@
+"""MLflow: where runs are stored, how a run ends, and what every run holds."""
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import keras
+import mlflow
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig, OmegaConf
+
+from src.config import UserError
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def resolve_uri(uri: str) -> str:
+    """A relative SQLite path becomes absolute (and its folder is created), so every
+    process of a sweep and `mlflow ui` open the same file."""
+    if uri.startswith(SQLITE_PREFIX) and not uri.startswith(SQLITE_PREFIX + "/"):
+        path = Path(uri[len(SQLITE_PREFIX):]).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLITE_PREFIX + str(path)
+    return uri
+
+
+def use_experiment(cfg: DictConfig) -> str:
+    """Point MLflow at `cfg.uri` and return the id of `cfg.experiment`, created if new."""
+    uri = resolve_uri(cfg.uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(cfg.experiment)
+    if experiment is None:
+        # A server chooses its own artifact store; a local store keeps artifacts beside it.
+        location = None if uri.startswith("http") else Path(cfg.artifact_root).resolve().as_uri()
+        try:
+            return mlflow.create_experiment(cfg.experiment, artifact_location=location)
+        except MlflowException:  # another worker created it first
+            experiment = mlflow.get_experiment_by_name(cfg.experiment)
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage == "deleted":
+        raise UserError(f"MLflow experiment '{cfg.experiment}' is deleted: restore it in "
+                        f"mlflow ui or pick another tracking.experiment")
+    return experiment.experiment_id
+
+
+@contextmanager
+def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        killed_on: tuple[type[BaseException], ...] = (KeyboardInterrupt,)) -> Iterator[Any]:
+    """An MLflow run that always ends: FINISHED, KILLED on `killed_on`, FAILED otherwise.
+
+    A child run is tied to its parent by the `mlflow.parentRunId` tag, which needs no
+    active parent in this process (sweep workers are separate processes).
+    """
+    tags = dict(tags or {})
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
+    status = "FAILED"
+    try:
+        yield active
+        status = "FINISHED"
+    except killed_on:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status)
+
+
+def flatten(cfg: DictConfig) -> dict[str, str]:
+    """The resolved config as MLflow params: nested keys joined by dots."""
+    out: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            out[prefix] = str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """`loss` and `val_loss` each epoch, step = epoch number (1-based), logged
+    asynchronously so training does not wait on the store."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
+        mlflow.log_metrics(metrics, step=epoch + 1, synchronous=False)
+
+
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, line_break=True: lines.append(text), line_length=100)
+    return "\n".join(lines)
+
+
+def log_model(model: keras.Model) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        model.save(path)
+        mlflow.log_artifact(str(path), artifact_path="model")
+
+
+def log_config(cfg: DictConfig) -> None:
+    mlflow.log_params(flatten(cfg))
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")

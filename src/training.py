@@ -1,0 +1,100 @@
+"""The one training routine every approach goes through, so the comparison is fair."""
+
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from omegaconf import DictConfig
+
+from src.data import WindowedData
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    epochs: int                 # epochs run (0 for a model with nothing to train)
+    best_epoch: int             # 1-based epoch whose weights were kept
+    best_val_loss: float        # validation MSE in training-std units (see src.data.scaling)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0        # whole fit, compilation included
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Median epoch time once warm: the first epoch also traces and compiles."""
+        warm = self.epoch_seconds[1:] or self.epoch_seconds
+        return statistics.median(warm) if warm else 0.0
+
+
+class _EpochClock(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class _DivergenceGuard(keras.callbacks.Callback):
+    """Stops at the end of the first epoch whose loss is not finite. Checked per epoch,
+    not per batch, so training never waits on the host between batches."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        losses = [logs.get(k) for k in ("loss", "val_loss") if logs and k in logs]
+        if any(not math.isfinite(float(v)) for v in losses):
+            self.diverged_at = epoch + 1
+            self.model.stop_training = True
+
+
+def compile_model(model: keras.Model, cfg: DictConfig) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+                  loss="mse", jit_compile=cfg.jit_compile)
+
+
+def fit(model: keras.Model, data: WindowedData, cfg: DictConfig,
+        callbacks: list[keras.callbacks.Callback] = ()) -> FitResult:
+    """Adam on MSE, early stopping on val_loss with the best weights restored.
+
+    `callbacks` see every epoch's logs (MLflow logging, Optuna pruning). Raises
+    TrainingDiverged when the loss goes NaN.
+    """
+    X_train, y_train = data.model_arrays(data.train)
+    X_val, y_val = data.model_arrays(data.val)
+    compile_model(model, cfg)
+    start = time.perf_counter()
+    if not model.trainable_weights:  # the naive baseline: nothing to fit
+        val_loss = float(model.evaluate(X_val, y_val, batch_size=cfg.batch_size, verbose=0))
+        return FitResult(epochs=0, best_epoch=0, best_val_loss=val_loss,
+                         seconds=time.perf_counter() - start)
+
+    clock, guard = _EpochClock(), _DivergenceGuard()
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                            restore_best_weights=True)
+    verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    history = model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=cfg.epochs,
+                        batch_size=cfg.batch_size, shuffle=True, verbose=verbose,
+                        callbacks=[clock, guard, stopper, *callbacks])
+    seconds = time.perf_counter() - start
+    if guard.diverged_at is not None:
+        raise TrainingDiverged(f"loss became NaN or infinite in epoch {guard.diverged_at}; "
+                               f"try a lower train.learning_rate (now {cfg.learning_rate})")
+    val_losses = history.history["val_loss"]
+    best = int(np.argmin(val_losses))
+    return FitResult(epochs=len(val_losses), best_epoch=best + 1,
+                     best_val_loss=float(val_losses[best]),
+                     history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+                     seconds=seconds, epoch_seconds=clock.seconds)

@@ -1,0 +1,58 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from src.cli import CONF_DIR  # noqa: E402
+from src.config import register_configs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+# Small enough for seconds per run: 150 windows, one epoch, one narrow LSTM layer.
+TINY = ["data.n_windows=200", "train.epochs=1", "train.verbose=0"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _schemas():
+    register_configs()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Overrides that send tracking to a fresh SQLite store under tmp_path."""
+    return [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+            f"tracking.artifact_root={tmp_path}/artifacts",
+            "tracking.experiment=test"]
+
+
+def make_cfg(*overrides: str, config_name: str = "train"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose(config_name, overrides=list(overrides))
+
+
+def write_csv(path: Path, rows: int = 200, seed: int = 0) -> Path:
+    """A CSV shaped like a user's file: a date column and three numeric series."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    pd.DataFrame({
+        "date": pd.date_range("2024-01-01", periods=rows, freq="h").astype(str),
+        "load": 100 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, rows),
+        "price": 50 + 0.05 * t + rng.normal(0, 2, rows),
+        "temp": 15 + 5 * np.cos(2 * np.pi * t / 24) + rng.normal(0, 0.5, rows),
+    }).to_csv(path, index=False)
+    return path
+
+
+def run_cli(module: str, *args: str, cwd: Path = ROOT, timeout: float = 300):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,87 @@
+"""Every config composes, typed schemas reject bad types at compose time, and the CLI
+answers --cfg and unknown options without touching TensorFlow or MLflow."""
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from conftest import CONF_DIR, make_cfg, run_cli
+from src.config import UserError, validate
+
+ARCHS = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+DATA = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
+
+
+def test_the_five_approaches_are_configured():
+    assert ARCHS == ["linear", "naive", "reshape_head", "seq2seq", "timedistributed"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("data", DATA)
+def test_every_combination_composes_and_resolves(arch, data):
+    overrides = [f"arch={arch}", f"data={data}"]
+    if data == "csv":
+        overrides.append("data.path=series.csv")
+    cfg = make_cfg(*overrides)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert container["arch"]["name"] == arch
+    assert container["data"]["source"]["_target_"].startswith("src.data.sources.")
+    validate(cfg)
+
+
+def test_public_overrides():
+    cfg = make_cfg("arch=timedistributed", "arch.units=[12,12,6]", "data.input_steps=24",
+                   "data.horizon=6", "train.epochs=3", "train.batch_size=64",
+                   "train.learning_rate=0.01", "seed=7", "tracking.uri=sqlite:///x.db",
+                   "tracking.experiment=e", "data.stacking=samples")
+    assert list(cfg.arch.units) == [12, 12, 6]
+    assert cfg.data.source.window == 24 and cfg.data.source.horizon == 6
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.learning_rate) == (3, 64, 0.01)
+    assert (cfg.seed, cfg.tracking.uri, cfg.tracking.experiment) == (7, "sqlite:///x.db", "e")
+    csv = make_cfg("data=csv", "data.path=my.csv", "data.columns=[a,b]")
+    assert csv.data.source.path == "my.csv" and list(csv.data.source.columns) == ["a", "b"]
+
+
+def test_defaults_match_the_seed_question():
+    cfg = make_cfg()
+    assert (cfg.data.n_series, cfg.data.n_windows, cfg.data.input_steps, cfg.data.horizon) == (2, 1200, 40, 10)
+    assert cfg.tracking.uri == "sqlite:///mlruns/mlflow.db"
+
+
+@pytest.mark.parametrize("override", ["train.epochs=abc", "arch.units=[a]", "data.horizon=1.5",
+                                      "arch.unknown=1", "train.learning_rate=fast"])
+def test_wrong_types_fail_at_compose_time(override):
+    with pytest.raises(ConfigCompositionException):
+        make_cfg(override)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.input_steps=0", "data.input_steps must be a positive integer"),
+    ("data.horizon=-2", "data.horizon must be a positive integer"),
+    ("train.epochs=0", "train.epochs must be a positive integer"),
+    ("train.batch_size=0", "train.batch_size must be a positive integer"),
+    ("train.learning_rate=0", "train.learning_rate must be positive"),
+    ("arch.units=[12,0]", "arch.units must be positive widths"),
+    ("arch.units=[]", "arch.units needs at least one width"),
+    ("data.stacking=rows", "data.stacking must be one of channels, samples"),
+    ("data.scaling=minmax", "data.scaling must be one of"),
+    ("data.val_fraction=0.9", "must leave rows for training"),
+    ("data=csv", "data.path must be set"),
+])
+def test_bad_values_are_named(override, message):
+    with pytest.raises(UserError, match=message):
+        validate(make_cfg(override))
+
+
+def test_cfg_job_prints_the_composed_config():
+    result = run_cli("src.train", "arch=seq2seq", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    printed = OmegaConf.create(result.stdout)
+    assert printed.arch.name == "seq2seq" and printed.data.horizon == 10
+
+
+def test_unknown_arch_is_one_line_listing_the_options():
+    result = run_cli("src.train", "arch=transformer")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown arch 'transformer'; available: " + ", ".join(ARCHS)]

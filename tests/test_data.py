@@ -1,0 +1,124 @@
+"""Windowing without leakage, scaling fitted on train only, stacking layouts, CSV input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_cfg, write_csv
+from src.config import UserError
+from src.data import _from_samples, _to_samples, prepare
+from src.data.scaling import Scaler
+from src.data.sources import read_csv, synthetic
+from src.data.windows import make_splits, split_bounds
+
+
+def test_default_synthetic_data_is_shaped_like_the_seed():
+    data = prepare(make_cfg().data)
+    n = len(data.train.X) + len(data.val.X) + len(data.test.X)
+    assert n == 1200
+    assert data.train.X.shape[1:] == (40, 2) and data.test.y.shape[1:] == (10, 2)
+    assert data.series == ["s0", "s1"]
+
+
+def test_synthetic_is_seeded_and_series_differ():
+    a = synthetic(3, 200, 40, 10, seed=5)
+    pd.testing.assert_frame_equal(a, synthetic(3, 200, 40, 10, seed=5))
+    assert not a.equals(synthetic(3, 200, 40, 10, seed=6))
+    corr = a.corr().abs().to_numpy()
+    assert (corr[np.triu_indices(3, 1)] < 0.9).all()  # no series is a rescaled copy of another
+
+
+def test_no_window_crosses_a_split_boundary():
+    values = np.arange(300, dtype=float).reshape(-1, 1) * [1.0, -1.0]
+    splits = make_splits(values, 20, 5, 0.15, 0.15)
+    bounds = split_bounds(300, 0.15, 0.15)
+    for name, split in splits.items():
+        start, stop = bounds[name]
+        first_rows = split.X[:, 0, 0]
+        last_rows = split.y[:, -1, 0]
+        assert first_rows.min() >= start and last_rows.max() < stop, name
+        np.testing.assert_array_equal(first_rows, split.starts)
+        # input then target: 25 consecutive rows, series kept in their columns
+        np.testing.assert_array_equal(split.y[:, 0, 0] - split.X[:, -1, 0], 1)
+        np.testing.assert_array_equal(split.X[..., 1], -split.X[..., 0])
+    assert splits["train"].y[:, -1, 0].max() < splits["val"].X[:, 0, 0].min()
+    assert splits["val"].y[:, -1, 0].max() < splits["test"].X[:, 0, 0].min()
+
+
+def test_scaler_is_fitted_on_training_rows_only(tmp_path):
+    path = write_csv(tmp_path / "a.csv", rows=300)
+    cfg = make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5")
+    base = prepare(cfg.data)
+    frame = pd.read_csv(path)
+    train_stop = split_bounds(300, 0.15, 0.15)["train"][1]
+    frame.loc[train_stop:, ["load", "price", "temp"]] *= 1000  # change val and test only
+    frame.to_csv(path, index=False)
+    changed = prepare(cfg.data)
+    np.testing.assert_array_equal(base.scaler.mean, changed.scaler.mean)
+    np.testing.assert_array_equal(base.scaler.std, changed.scaler.std)
+    train_rows = pd.read_csv(path)[["load", "price", "temp"]].to_numpy()[:train_stop]
+    np.testing.assert_allclose(base.scaler.mean, train_rows.mean(axis=0))
+
+
+@pytest.mark.parametrize("mode", ["global", "window", "revin"])
+def test_scaling_round_trip(mode):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(5, 3, (6, 8, 2)), rng.normal(5, 3, (6, 4, 2))
+    scaler = Scaler.fit(rng.normal(5, 3, (50, 2)), mode)
+    _, y_scaled = scaler.transform(X, y)
+    np.testing.assert_allclose(scaler.inverse(y_scaled, X), y, atol=1e-5)
+
+
+def test_samples_stacking_round_trip_keeps_series_order():
+    a = np.arange(2 * 5 * 3, dtype=float).reshape(2, 5, 3)  # (N, L, C)
+    stacked = _to_samples(a)
+    assert stacked.shape == (6, 5, 1)
+    np.testing.assert_array_equal(stacked[4, :, 0], a[1, :, 1])  # row n*C + c
+    np.testing.assert_array_equal(_from_samples(stacked, 3), a)
+
+
+def test_samples_stacking_feeds_one_series_per_example():
+    data = prepare(make_cfg("data.stacking=samples", "data.n_windows=200").data)
+    X, y = data.model_arrays(data.test)
+    assert X.shape == (len(data.test.X) * 2, 40, 1) and y.shape[1:] == (10, 1)
+    np.testing.assert_allclose(data.to_original(y, data.test), data.test.y, atol=1e-4)
+
+
+def test_csv_defaults_to_every_numeric_column(tmp_path):
+    frame = read_csv(str(write_csv(tmp_path / "s.csv")))
+    assert list(frame.columns) == ["load", "price", "temp"]
+    assert read_csv(str(tmp_path / "s.csv"), ["temp"]).shape == (200, 1)
+
+
+@pytest.mark.parametrize("edit, columns, message", [
+    (None, ["load", "wind"], "data.columns: wind not in"),
+    ("text", ["load"], "column 'load' .* is not numeric: row 3 holds 'abc'"),
+    ("nan", ["load"], "column 'load' .* has 1 missing or infinite value"),
+    (None, [], "data.columns is empty"),
+])
+def test_bad_csv_columns_are_named(tmp_path, edit, columns, message):
+    path = write_csv(tmp_path / "s.csv")
+    frame = pd.read_csv(path)
+    if edit == "text":
+        frame["load"] = frame["load"].astype(object)
+        frame.loc[3, "load"] = "abc"
+    elif edit == "nan":
+        frame.loc[7, "load"] = np.nan
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=message):
+        read_csv(str(path), columns)
+
+
+def test_missing_file_and_short_file(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        read_csv(str(tmp_path / "absent.csv"))
+    path = write_csv(tmp_path / "short.csv", rows=120)
+    with pytest.raises(UserError, match="too few rows: 120 rows .* at least input_steps \\+ horizon = 50"):
+        prepare(make_cfg("data=csv", f"data.path={path}").data)
+
+
+def test_fingerprint_tracks_data_and_windows():
+    base = prepare(make_cfg("data.n_windows=200").data).fingerprint
+    assert base == prepare(make_cfg("data.n_windows=200", "data.stacking=samples").data).fingerprint
+    assert base != prepare(make_cfg("data.n_windows=200", "data.seed=1").data).fingerprint
+    assert base != prepare(make_cfg("data.n_windows=200", "data.horizon=9").data).fingerprint

@@ -1,0 +1,127 @@
+"""`train(cfg)` end to end into a temporary MLflow store: what a run holds, how it ends,
+and that bad input leaves nothing behind."""
+
+import json
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import TINY, make_cfg, run_cli, write_csv
+from src.config import UserError
+from src.data import prepare
+from src.evaluation import predict
+from src.train import train
+from src.training import TrainingDiverged
+
+
+def client_for(tmp_path):
+    return MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+
+
+def only_run(tmp_path):
+    client = client_for(tmp_path)
+    experiment = client.get_experiment_by_name("test")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+@pytest.mark.slow
+def test_one_epoch_run_holds_everything(tmp_path, store):
+    cfg = make_cfg("arch=timedistributed", "arch.units=[4,3]", *TINY, *store)
+    metrics = train(cfg)
+    client, run = only_run(tmp_path)
+    assert run.info.status == "FINISHED" and run.info.run_id == metrics["run_id"]
+    assert run.data.tags["arch"] == "timedistributed"
+    assert run.data.tags["stacking"] == "channels" and run.data.tags["scaling"] == "global"
+    assert len(run.data.tags["split_fingerprint"]) == 16
+
+    params = run.data.params
+    assert params["arch.units"] == "[4, 3]" and params["train.epochs"] == "1"
+    assert params["data.source._target_"] == "src.data.sources.synthetic"
+    assert params["seed"] == "42" and params["data.input_steps"] == "40"
+
+    m = run.data.metrics
+    assert m["n_params"] == 4 * (4 * 6) + 4 * (3 * 8) + 3 * 10 + 10  # LSTM(4), LSTM(3), Dense(10)
+    for key in ["test_mse", "test_mae", "test_mse/step_01", "test_mae/step_10", "test_mse/s0",
+                "test_mae/s1", "naive_test_mse", "test_mse_ratio_to_naive", "val_mse",
+                "seconds_per_epoch", "predict_seconds_per_window"]:
+        assert np.isfinite(m[key]), key
+    assert m["test_mse_ratio_to_naive"] == pytest.approx(m["test_mse"] / m["naive_test_mse"])
+    assert m["test_mse"] == pytest.approx(np.mean([m[f"test_mse/step_{h:02d}"] for h in range(1, 11)]))
+    history = client.get_metric_history(run.info.run_id, "val_loss")
+    assert [h.step for h in history] == [1]
+    assert history[0].value == pytest.approx(m["best_val_loss"])
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "model_summary.txt", "forecast.png", "model"} <= artifacts
+    folder = client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl"))
+    assert "encoder_0" in open(f"{folder}/model_summary.txt").read()
+    assert open(f"{folder}/forecast.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+    # The logged model reloads in safe mode and reproduces the logged test MSE.
+    model = keras.models.load_model(f"{folder}/model/model.keras", safe_mode=True)
+    data = prepare(cfg.data)
+    forecast = predict(model, data, data.test)
+    assert float(np.mean((forecast - data.test.y) ** 2)) == pytest.approx(m["test_mse"], rel=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["naive", "linear", "reshape_head", "seq2seq"])
+def test_every_arch_runs_through_the_same_routine(tmp_path, store, arch):
+    overrides = [f"arch={arch}", *TINY, *store]
+    if arch in ("reshape_head", "seq2seq"):
+        overrides.append("arch.units=[3]")
+    metrics = train(make_cfg(*overrides))
+    _, run = only_run(tmp_path)
+    assert run.info.status == "FINISHED" and run.data.tags["arch"] == arch
+    if arch == "naive":
+        assert metrics["epochs_trained"] == 0 and metrics["n_params"] == 0
+        assert metrics["test_mse_ratio_to_naive"] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_csv_and_samples_stacking(tmp_path, store):
+    path = write_csv(tmp_path / "series.csv", rows=400)
+    cfg = make_cfg("data=csv", f"data.path={path}", "data.columns=[load,temp]",
+                   "data.input_steps=24", "data.horizon=6", "data.stacking=samples",
+                   "arch=reshape_head", "arch.units=[4]", *TINY[1:], *store)
+    metrics = train(cfg)
+    _, run = only_run(tmp_path)
+    assert run.data.tags["stacking"] == "samples"
+    assert {"test_mse/load", "test_mse/temp", "test_mse/step_06"} <= set(run.data.metrics)
+    assert metrics["n_params"] == 4 * (4 * 6) + 5 * 6  # one series per example: LSTM(4) on 1 feature
+
+
+@pytest.mark.slow
+def test_nan_loss_fails_the_run(tmp_path, store):
+    cfg = make_cfg("arch=linear", "train.learning_rate=1e30", "train.epochs=3", *TINY[:1], *TINY[2:], *store)
+    with pytest.raises(TrainingDiverged, match="NaN or infinite"):
+        train(cfg)
+    _, run = only_run(tmp_path)
+    assert run.info.status == "FAILED"
+
+
+@pytest.mark.parametrize("overrides", [
+    ["data.horizon=0"],
+    ["arch.units=[0]"],
+    ["data=csv", "data.path=/no/such/file.csv"],
+    ["data.n_windows=20"],
+])
+def test_bad_input_creates_no_store_and_no_run(tmp_path, store, overrides):
+    with pytest.raises(UserError):
+        train(make_cfg(*overrides, *store))
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "artifacts").exists()
+
+
+def test_cli_reports_user_errors_in_one_line(tmp_path, store):
+    path = write_csv(tmp_path / "s.csv")
+    result = run_cli("src.train", "data=csv", f"data.path={path}", "data.columns=[load,wind]", *store)
+    assert result.returncode == 2
+    lines = [l for l in result.stderr.splitlines() if l.startswith("error")]
+    assert lines == [f"error: data.columns: wind not in {path}; available: date, load, price, temp"]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
