@@ -6,10 +6,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+WORKERS ?= 1
 PORT ?= 5000
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup train test ui clean-runs
+.PHONY: help setup sweep sweep-quick train test ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +23,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv/ and install the project into it
 	@true
+
+sweep: setup ## the main job: an Optuna study per approach, baselines, one table (WORKERS=2)
+	$(PY) -m src.sweep search.workers=$(WORKERS) $(ARGS)
+
+sweep-quick: setup ## the same sweep shrunk to about a minute
+	$(PY) -m src.sweep experiment=sweep_quick search.workers=$(WORKERS) $(ARGS)
 
 train: setup ## train one approach: make train ARGS="arch=seq2seq train.epochs=50"
 	$(PY) -m src.train $(ARGS)

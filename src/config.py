@@ -28,7 +28,7 @@ class DataConfig:
     input_steps: int = 40
     horizon: int = 10
     stacking: str = "channels"
-    scaling: str = "global"
+    scaling: str = "window"
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     # The function that returns the raw series as a DataFrame (rows = time, columns = series).
@@ -86,11 +86,47 @@ class TrackingConfig:
 
 
 @dataclass
-class TrainAppConfig:
+class ParamSpec:
+    """One searched parameter: type int or float over [low, high] (log scale optional,
+    step optional), or categorical over `choices`. `key` is the config key it sets;
+    depth, units and taper have none: together they set arch.units."""
+    type: str = MISSING
+    key: Optional[str] = None
+    low: Any = None
+    high: Any = None
+    log: bool = False
+    step: Any = None
+    choices: Optional[list[Any]] = None
+
+
+@dataclass
+class SearchConfig:
+    name: str = "sweep"                   # studies are named <name>-<arch>
+    archs: list[str] = field(default_factory=lambda: ["reshape_head", "timedistributed", "seq2seq"])
+    baselines: list[str] = field(default_factory=lambda: ["naive", "linear"])
+    n_trials: int = 12                    # per study, in total over every run and worker
+    workers: int = 1
+    threads_per_worker: Optional[int] = None  # None: CPU cores / workers
+    storage: Optional[str] = None         # None: the journal file below; else a database URL
+    journal: str = "experiments/optuna/journal.log"
+    max_failures: int = 5                 # a study stops after this many failed trials
+    retries: int = 1                      # times a trial whose worker died is retried
+    heartbeat_interval: int = 10          # seconds; database storage only
+    grace_period: int = 60                # seconds without heartbeat before a trial is failed
+    sampler: Any = MISSING
+    pruner: Any = MISSING
+    # name -> ParamSpec; checked against ParamSpec by src.search.space.parse_space, since
+    # OmegaConf cannot add entries to a typed dict from the command line.
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AppConfig:
     data: Any = MISSING
     arch: Any = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     seed: int = 42
     run_name: Optional[str] = None
 
@@ -113,7 +149,8 @@ def register_configs() -> None:
     cs.store(group="schema/arch", name="baseline", node=BaselineArchConfig)
     cs.store(group="schema", name="train", node=TrainConfig)
     cs.store(group="schema", name="tracking", node=TrackingConfig)
-    cs.store(group="schema", name="app", node=TrainAppConfig)
+    cs.store(group="schema", name="search", node=SearchConfig)
+    cs.store(group="schema", name="app", node=AppConfig)
 
 
 def _require(ok: bool, message: str) -> None:

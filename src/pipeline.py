@@ -9,13 +9,15 @@ from omegaconf import DictConfig
 from src import evaluation, tracking
 from src.config import build
 from src.data import WindowedData
+from src.models.revin import with_revin
 from src.plots import forecast_figure
 from src.training import fit
 
 
 def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model:
-    return build(cfg.arch, input_steps=data.input_steps, horizon=data.horizon,
-                 n_series=data.model_series)
+    model = build(cfg.arch, input_steps=data.input_steps, horizon=data.horizon,
+                  n_series=data.model_series)
+    return with_revin(model) if data.scaler.mode == "revin" else model
 
 
 def count_trainable(model: keras.Model) -> int:

@@ -69,8 +69,12 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
         mlflow.end_run(status)
 
 
-def flatten(cfg: DictConfig) -> dict[str, str]:
-    """The resolved config as MLflow params: nested keys joined by dots."""
+RUN_KEYS = ("data", "arch", "train", "tracking", "seed", "run_name")
+
+
+def flatten(cfg: DictConfig, only: tuple[str, ...] = RUN_KEYS) -> dict[str, str]:
+    """The resolved config under the top-level keys `only`, nested keys joined by dots.
+    A single run's params leave out `search`, which only a sweep's parent run needs."""
     out: dict[str, str] = {}
 
     def walk(node: Any, prefix: str) -> None:
@@ -80,7 +84,8 @@ def flatten(cfg: DictConfig) -> dict[str, str]:
         else:
             out[prefix] = str(node)
 
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    walk({k: v for k, v in container.items() if k in only}, "")
     return out
 
 

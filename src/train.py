@@ -36,7 +36,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main() -> None:
     from src.cli import run_app
 
-    run_app(train, config_name="train")
+    run_app(train, config_name="config")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def store(tmp_path):
             "tracking.experiment=test"]
 
 
-def make_cfg(*overrides: str, config_name: str = "train"):
+def make_cfg(*overrides: str, config_name: str = "config"):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         return compose(config_name, overrides=list(overrides))
 

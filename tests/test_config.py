@@ -29,6 +29,24 @@ def test_every_combination_composes_and_resolves(arch, data):
     validate(cfg)
 
 
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_preset_composes_with_every_arch(experiment, arch):
+    overrides = [f"experiment={experiment}", f"arch={arch}"]
+    if "csv" in experiment:
+        overrides.append("data.path=series.csv")
+    validate(make_cfg(*overrides))
+
+
+def test_seed_question_preset_is_the_seed_setting():
+    cfg = make_cfg("experiment=seed_question", "arch=timedistributed")
+    assert list(cfg.arch.units) == [12, 12, 6] and cfg.data.input_steps == 40
+    assert cfg.search.space == {} and cfg.search.n_trials == 1
+
+
 def test_public_overrides():
     cfg = make_cfg("arch=timedistributed", "arch.units=[12,12,6]", "data.input_steps=24",
                    "data.horizon=6", "train.epochs=3", "train.batch_size=64",

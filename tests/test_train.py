@@ -36,7 +36,7 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
     client, run = only_run(tmp_path)
     assert run.info.status == "FINISHED" and run.info.run_id == metrics["run_id"]
     assert run.data.tags["arch"] == "timedistributed"
-    assert run.data.tags["stacking"] == "channels" and run.data.tags["scaling"] == "global"
+    assert run.data.tags["stacking"] == "channels" and run.data.tags["scaling"] == "window"
     assert len(run.data.tags["split_fingerprint"]) == 16
 
     params = run.data.params

@@ -1,0 +1,98 @@
+"""The search space from `search.space`: checked up front, sampled into config overrides."""
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from src.config import ParamSpec, UserError
+
+SHAPE_PARAMS = ("depth", "units", "taper")  # together they set arch.units
+TYPES = ("int", "float", "categorical")
+_ABSENT = object()
+
+
+def parse_space(space: DictConfig) -> dict[str, ParamSpec]:
+    """Each `search.space` entry as a ParamSpec; an unknown field or a wrong type is a
+    UserError naming the entry."""
+    specs = {}
+    for name, raw in space.items():
+        try:
+            specs[str(name)] = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ParamSpec), raw))
+        except OmegaConfBaseException as err:
+            raise UserError(f"search.space.{name}: {str(err).splitlines()[0]}") from None
+    return specs
+
+
+def check_space(space: DictConfig, cfg: DictConfig) -> dict[str, ParamSpec]:
+    """The parsed space, or a UserError naming the first bad entry: unknown parameter or
+    type, a config key that does not exist, low > high, a log scale through zero, no choices."""
+    specs = parse_space(space)
+    for name, spec in specs.items():
+        where = f"search.space.{name}"
+        if spec.type not in TYPES:
+            raise UserError(f"{where}.type must be one of {', '.join(TYPES)}; got '{spec.type}'")
+        if spec.key is None and name not in SHAPE_PARAMS:
+            raise UserError(f"{where}: unknown parameter; {', '.join(SHAPE_PARAMS)} shape "
+                            f"arch.units, any other needs key: <config key> (e.g. train.learning_rate)")
+        if spec.key is not None and OmegaConf.select(cfg, spec.key, default=_ABSENT) is _ABSENT:
+            raise UserError(f"{where}.key: no config key '{spec.key}' to set")
+        if spec.type == "categorical":
+            if not spec.choices:
+                raise UserError(f"{where}: a categorical parameter needs a non-empty list of choices")
+            continue
+        if spec.low is None or spec.high is None:
+            raise UserError(f"{where}: an {spec.type} parameter needs low and high")
+        if spec.low > spec.high:
+            raise UserError(f"{where}: low ({spec.low}) is greater than high ({spec.high})")
+        if spec.log and spec.low <= 0:
+            raise UserError(f"{where}: a log scale needs low > 0, got {spec.low}")
+        if spec.type == "int" and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
+            raise UserError(f"{where}: an int parameter needs integer low and high")
+    for name in ("depth", "units"):
+        spec = specs.get(name)
+        if spec is not None and spec.type != "categorical" and spec.low < 1:
+            raise UserError(f"search.space.{name}: low must be at least 1")
+    return specs
+
+
+def _suggest(trial, name: str, spec: ParamSpec) -> Any:
+    if spec.type == "categorical":
+        return trial.suggest_categorical(name, list(spec.choices))
+    if spec.type == "int":
+        return trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log,
+                                 step=int(spec.step or 1))
+    return trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log,
+                               step=None if spec.step is None else float(spec.step))
+
+
+def widths(depth: int, units: int, taper: float) -> list[int]:
+    """round(units * taper**i) cells in layer i, at least one."""
+    return [max(1, int(round(units * taper**i))) for i in range(depth)]
+
+
+def suggest_overrides(trial, space: dict[str, ParamSpec], base_units: list[int] | None) -> list[str]:
+    """Sample every parameter and return them as Hydra overrides, e.g.
+    ['arch.units=[32,16]', 'train.learning_rate=0.0012']. base_units is None for an arch
+    without recurrent layers, which then ignores depth, units and taper."""
+    overrides = []
+    shape = {}
+    for name, spec in space.items():
+        if spec.key is None:
+            if base_units is not None:
+                shape[name] = _suggest(trial, name, spec)
+            continue
+        overrides.append(f"{spec.key}={_format(_suggest(trial, name, spec))}")
+    if shape:
+        units = widths(shape.get("depth", len(base_units)),
+                       shape.get("units", base_units[0]),
+                       shape.get("taper", 1.0))
+        overrides.insert(0, f"arch.units=[{','.join(map(str, units))}]")
+    return overrides
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)

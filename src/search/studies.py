@@ -1,0 +1,174 @@
+"""Optuna storage and studies: opening them, claiming trial slots without overshooting the
+target, and failing the trials of workers that died."""
+
+import fcntl
+import hashlib
+import os
+import socket
+import threading
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import optuna
+from omegaconf import DictConfig
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from src.config import UserError, build
+
+# A trial holds a slot of the study's target while it is waiting, running or finished
+# (complete or pruned). Failed trials hold none: another trial takes their place.
+SLOT_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def describe_storage(search: DictConfig) -> str:
+    return search.storage or f"journal:{Path(search.journal).resolve()}"
+
+
+def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
+    """The journal file by default (safe for several processes on one machine), or the
+    database at `search.storage`, with heartbeats so dead workers' trials are failed."""
+    if search.storage is None:
+        path = Path(search.journal)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(str(path))
+        return optuna.storages.JournalStorage(backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=search.retries)
+    return optuna.storages.RDBStorage(
+        search.storage,
+        heartbeat_interval=search.heartbeat_interval,
+        grace_period=search.grace_period,
+        heartbeat_stale_trial_callback=retry,
+    )
+
+
+def lock_path(search: DictConfig) -> Path:
+    """The file whose lock serialises claiming slots (and creating studies) on this machine."""
+    if search.storage is None:
+        return Path(f"{search.journal}.claims.lock")
+    digest = hashlib.sha256(search.storage.encode()).hexdigest()[:12]
+    return Path(search.journal).parent / f"claims-{digest}.lock"
+
+
+@contextmanager
+def claims_lock(search: DictConfig) -> Iterator[None]:
+    path = lock_path(search)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def study_name(search: DictConfig, arch: str) -> str:
+    return f"{search.name}-{arch}"
+
+
+def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler; a seeded one gets `seed + seed_offset`, so parallel workers
+    and resumed runs do not all draw the same first suggestions."""
+    overrides = {}
+    if search.sampler.get("seed") is not None:
+        overrides["seed"] = int(search.sampler.seed) + seed_offset
+    return _build_optuna(search.sampler, "search.sampler", **overrides)
+
+
+def build_pruner(search: DictConfig) -> optuna.pruners.BasePruner:
+    return _build_optuna(search.pruner, "search.pruner")
+
+
+def _build_optuna(node: DictConfig, where: str, **kwargs):
+    try:
+        return build(node, **kwargs)
+    except Exception as err:  # unknown class or bad argument
+        cause = err.__cause__ or err
+        raise UserError(f"{where}: cannot build {node.get('_target_')}: "
+                        f"{str(cause).splitlines()[0]}") from None
+
+
+def open_study(search: DictConfig, storage, arch: str, seed_offset: int = 0) -> optuna.Study:
+    return optuna.create_study(study_name=study_name(search, arch), storage=storage,
+                               sampler=build_sampler(search, seed_offset),
+                               pruner=build_pruner(search), direction="minimize",
+                               load_if_exists=True)
+
+
+def count(study: optuna.Study, states) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+# --- trials of dead workers ---------------------------------------------------------
+
+def _process_start(pid: int) -> str | None:
+    """Start time of a process from /proc (None where it is gone), so a reused pid is
+    not mistaken for the worker that died."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_attrs() -> dict[str, str]:
+    pid = os.getpid()
+    return {"worker_host": socket.gethostname(), "worker_pid": str(pid),
+            "worker_start": str(_process_start(pid))}
+
+
+def _owner_is_dead(attrs: dict) -> bool:
+    if attrs.get("worker_host") != socket.gethostname() or "worker_pid" not in attrs:
+        return False  # another machine's worker: only heartbeats can tell
+    return _process_start(int(attrs["worker_pid"])) != attrs.get("worker_start")
+
+
+def fail_orphans(study: optuna.Study, retries: int) -> list[optuna.trial.FrozenTrial]:
+    """Fail RUNNING trials whose worker is gone, and queue a retry of each (up to
+    `retries` times). Heartbeats cover database storage across machines; the worker's
+    pid covers this machine, including the journal file, which has no heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=retries)
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not _owner_is_dead(trial.user_attrs):
+            continue
+        try:
+            if not study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another process got there first
+        frozen = study._storage.get_trial(trial._trial_id)
+        retry(study, frozen)
+        failed.append(frozen)
+    return failed
+
+
+@contextmanager
+def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Beat for the trial while it runs, where the storage keeps heartbeats."""
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        while not stop.is_set():
+            storage.record_heartbeat(trial._trial_id)
+            stop.wait(interval)
+
+    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,101 @@
+"""One sweep trial: the trial's config, its nested MLflow run, pruning, and its outcome."""
+
+import math
+import shlex
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import mlflow
+import optuna
+from hydra import compose
+from omegaconf import DictConfig
+
+from src import tracking
+from src.config import ParamSpec, validate
+from src.data import WindowedData
+from src.pipeline import fit_and_log
+from src.search.space import suggest_overrides
+
+
+class PruneOnPlateau(keras.callbacks.Callback):
+    """Reports val_loss each epoch (step = epoch, 1-based) and stops training when the
+    pruner says so. Stopping instead of raising lets the run log what it reached."""
+
+    def __init__(self, trial: optuna.Trial):
+        super().__init__()
+        self.trial = trial
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float((logs or {}).get("val_loss", math.nan))
+        if not math.isfinite(value):
+            return  # the divergence guard fails the trial
+        self.trial.report(value, step=epoch + 1)
+        if self.trial.should_prune():
+            self.pruned_at = epoch + 1
+            self.model.stop_training = True
+
+
+def merge_overrides(base: list[str], extra: list[str]) -> list[str]:
+    """base then extra, where a key set in extra drops the same key from base."""
+    keys = {o.split("=", 1)[0] for o in extra}
+    return [o for o in base if o.split("=", 1)[0] not in keys] + extra
+
+
+def reproduce_command(overrides: list[str]) -> str:
+    """`python -m src.train` with the overrides that matter to one run (not search.*)."""
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("search")]
+    return " ".join(["python -m src.train", *(shlex.quote(o) for o in kept)])
+
+
+@dataclass(frozen=True)
+class StudyJob:
+    """What every trial of one study shares."""
+    arch: str                    # the arch config option
+    base_units: list[int] | None  # the option's own arch.units; None for baselines
+    parent_run_id: str
+    tags: dict[str, str]
+
+
+def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
+                    space: dict[str, ParamSpec]) -> list[str]:
+    """The overrides that make this trial's config from the base config."""
+    suggested = suggest_overrides(trial, space, job.base_units)
+    return merge_overrides(base_overrides, [f"arch={job.arch}", *suggested])
+
+
+def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
+              space: dict[str, ParamSpec], data_for: Callable[[DictConfig], WindowedData],
+              experiment_id: str) -> float:
+    """Train the trial's config into a child run of the study's parent run and return its
+    best validation loss.
+
+    A pruned trial raises optuna.TrialPruned and its run ends KILLED; any other exception
+    ends the run FAILED and propagates, as does KeyboardInterrupt (run KILLED).
+    """
+    overrides = trial_overrides(trial, job, base_overrides, space)
+    cfg = compose("config", overrides=overrides)
+    validate(cfg)
+    cfg.train.verbose = 0  # the sweep prints one line per trial instead
+    data = data_for(cfg.data)  # the space may search data keys too (e.g. data.scaling)
+    command = reproduce_command(overrides)
+    run_tags = {**job.tags, "role": "trial", "trial_number": str(trial.number),
+                "trial_state": "RUNNING", "reproduce": command}
+    pruning = PruneOnPlateau(trial)
+    with tracking.run(experiment_id, run_name=f"{job.arch}-trial-{trial.number}",
+                      parent_run_id=job.parent_run_id, tags=run_tags,
+                      killed_on=(KeyboardInterrupt, optuna.TrialPruned)) as active:
+        trial.set_user_attr("mlflow_run_id", active.info.run_id)
+        trial.set_user_attr("reproduce", command)
+        mlflow.log_param("trial_number", trial.number)
+        try:
+            metrics = fit_and_log(cfg, data, callbacks=[pruning])
+        except BaseException:
+            mlflow.set_tag("trial_state", "FAIL")
+            raise
+        if pruning.pruned_at is not None:
+            mlflow.set_tags({"trial_state": "PRUNED", "pruned_at_epoch": str(pruning.pruned_at)})
+            raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
+        mlflow.set_tag("trial_state", "COMPLETE")
+    return metrics["best_val_loss"]

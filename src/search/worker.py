@@ -1,0 +1,141 @@
+"""A sweep worker: a process that claims trial slots across the studies and runs them.
+
+Workers are started by `src.sweep` (one or several, same code either way). Each claims
+its next trial under a lock, so the studies never pass their target however many workers
+share them, and always advances the study with the fewest trials, so every approach gets
+the same budget even when a sweep is cut short.
+"""
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from src.config import register_configs
+from src.search import studies
+from src.search.space import parse_space
+from src.search.trial import StudyJob, run_trial
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    index: int
+    overrides: list[str]  # the sweep's command-line overrides: the base of every trial
+    threads: int          # TensorFlow threads for this process
+    conf_dir: str
+
+
+def set_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def worker_process(spec: WorkerSpec, events) -> None:
+    """Entry point of a spawned worker process."""
+    # Ctrl+C reaches every process of the terminal's group: the worker stops its trial
+    # (marked failed, run closed) and then ignores repeats while it cleans up.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes between trials
+    set_threads(spec.threads)
+    register_configs()
+    with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
+        cfg = compose("config", overrides=spec.overrides)
+        try:
+            run_worker(cfg, spec, events)
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            events.put({"kind": "interrupted", "worker": spec.index})
+
+
+def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
+    jobs = []
+    for arch in cfg.search.archs:
+        study = studies.open_study(cfg.search, storage, arch, seed_offset=_seed_offset(spec, storage, cfg, arch))
+        arch_cfg = compose("config", overrides=[*spec.overrides, f"arch={arch}"])
+        units = list(arch_cfg.arch.units) if "units" in arch_cfg.arch else None
+        job = StudyJob(arch=arch, base_units=units,
+                       parent_run_id=study.user_attrs["mlflow_parent_run_id"],
+                       tags={"sweep": cfg.search.name, "study": study.study_name})
+        jobs.append((job, study))
+    return jobs
+
+
+def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, arch: str) -> int:
+    """Distinct per worker and per resumption, so no two processes replay one draw."""
+    name = studies.study_name(cfg.search, arch)
+    existing = len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
+    return 1000 * spec.index + existing
+
+
+def claim(jobs, search: DictConfig, events, worker: int):
+    """Under the claims lock: fail dead workers' trials, then take a slot in the study
+    with the fewest, or None when every study is at its target (or out of failures)."""
+    with studies.claims_lock(search):
+        open_jobs = []
+        for job, study in jobs:
+            for orphan in studies.fail_orphans(study, search.retries):
+                events.put({"kind": "orphan", "worker": worker, "study": job.arch,
+                            "trial": orphan.number})
+            held = studies.count(study, studies.SLOT_STATES)
+            failed = studies.count(study, (TrialState.FAIL,))
+            if held < search.n_trials and failed < search.max_failures:
+                open_jobs.append((held, job, study))
+        if not open_jobs:
+            return None
+        _, job, study = min(open_jobs, key=lambda item: item[0])
+        trial = study.ask()
+        for key, value in studies.owner_attrs().items():
+            trial.set_user_attr(key, value)
+        return job, study, trial
+
+
+def run_worker(cfg: DictConfig, spec: WorkerSpec, events) -> None:
+    from src import tracking  # TensorFlow and MLflow load in the worker only
+    from src.data import prepare
+
+    experiment_id = tracking.use_experiment(cfg.tracking)
+    storage = studies.open_storage(cfg.search)
+    jobs = load_jobs(cfg, storage, spec)
+    space = parse_space(cfg.search.space)
+    data_cache: dict[str, Any] = {}
+
+    def data_for(data_cfg: DictConfig):
+        key = OmegaConf.to_yaml(data_cfg, resolve=True)
+        if key not in data_cache:
+            data_cache[key] = prepare(data_cfg)
+        return data_cache[key]
+
+    while (claimed := claim(jobs, cfg.search, events, spec.index)) is not None:
+        job, study, trial = claimed
+        start = time.perf_counter()
+        event = {"kind": "trial", "worker": spec.index, "study": job.arch, "trial": trial.number}
+        try:
+            with studies.heartbeat(study, trial):
+                value = run_trial(trial, job, spec.overrides, space, data_for,
+                                  experiment_id)
+            study.tell(trial, value)
+            event.update(state="COMPLETE", value=value)
+        except optuna.TrialPruned as pruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            event.update(state="PRUNED", note=str(pruned))
+        except KeyboardInterrupt:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as err:  # the trial fails, the study goes on
+            study.tell(trial, state=TrialState.FAIL)
+            log.debug("trial %s failed", trial.number, exc_info=True)
+            event.update(state="FAIL", note=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        event["seconds"] = time.perf_counter() - start
+        events.put(event)
+    events.put({"kind": "done", "worker": spec.index, "pid": os.getpid()})

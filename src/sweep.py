@@ -1,0 +1,315 @@
+"""`make sweep`: one Optuna study per approach, the baselines beside them, one table.
+
+    python -m src.sweep search.n_trials=12 search.workers=2
+
+The coordinator (this process) checks everything, creates the studies and their parent
+MLflow runs, trains the baselines, then starts `search.workers` worker processes that
+share the studies (src.search.worker) and shows their progress. Running the same command
+again resumes the same studies up to `search.n_trials` finished trials each.
+"""
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+
+from omegaconf import DictConfig
+
+from src.config import UserError, validate
+from src.data import prepare
+from src.search import studies
+from src.search.space import check_space, parse_space
+
+log = logging.getLogger(__name__)
+
+
+def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
+    """Everything that can reject a sweep, before any study or run exists."""
+    from src.cli import CONF_DIR
+
+    validate(cfg)
+    search = cfg.search
+    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+    if not search.archs:
+        raise UserError(f"search.archs is empty: name at least one of {', '.join(known)}")
+    for arch in [*search.archs, *search.baselines]:
+        if arch not in known:
+            raise UserError(f"search.archs/baselines: unknown arch '{arch}'; available: {', '.join(known)}")
+    if any(o.split("=", 1)[0].lstrip("+~") == "arch" or o.startswith("arch.") for o in overrides):
+        raise UserError("a sweep trains every arch in search.archs: choose them with "
+                        "search.archs=[...] instead of arch=...; widths come from search.space")
+    for key in ("n_trials", "workers", "max_failures"):
+        if search[key] < 1:
+            raise UserError(f"search.{key} must be at least 1, got {search[key]}")
+    check_space(search.space, cfg)
+    studies.build_sampler(search)
+    studies.build_pruner(search)
+
+
+def settings(cfg: DictConfig) -> dict[str, str]:
+    """What must not change while a study grows: data, splits, training budget, seed
+    (the searched keys aside)."""
+    from src.tracking import flatten
+
+    searched = {spec.key for spec in parse_space(cfg.search.space).values() if spec.key}
+    flat = flatten(cfg, only=("data", "train", "seed"))
+    return {k: v for k, v in flat.items() if k not in searched and k != "train.verbose"}
+
+
+def settings_hash(values: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str) -> dict:
+    """Create or resume each study with its parent MLflow run; refuse a study that was
+    grown on other data or other settings."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    wanted = settings(cfg)
+    opened = {}
+    with studies.claims_lock(cfg.search):
+        for arch in cfg.search.archs:
+            study = studies.open_study(cfg.search, storage, arch)
+            attrs = study.user_attrs
+            if "settings" in attrs:
+                _check_same(study.study_name, json.loads(attrs["settings"]), wanted, cfg.search)
+            else:
+                study.set_user_attr("settings", json.dumps(wanted))
+                study.set_user_attr("split_fingerprint", fingerprint)
+            run_id = attrs.get("mlflow_parent_run_id")
+            if run_id is None or not _run_exists(client, run_id, experiment_id):
+                run = client.create_run(experiment_id, run_name=study.study_name, tags={
+                    "role": "study", "sweep": cfg.search.name, "study": study.study_name,
+                    "arch": arch, "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
+                    "pruner": cfg.search.pruner._target_.rsplit(".", 1)[-1],
+                    "storage": studies.describe_storage(cfg.search),
+                    "split_fingerprint": fingerprint, "settings_hash": settings_hash(wanted)})
+                run_id = run.info.run_id
+                client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in
+                                                 _search_params(cfg).items()])
+                study.set_user_attr("mlflow_parent_run_id", run_id)
+            else:
+                client.update_run(run_id, status="RUNNING")
+            client.log_metric(run_id, "target_trials", cfg.search.n_trials)
+            for orphan in studies.fail_orphans(study, cfg.search.retries):
+                log.warning("%s: trial %d was left running by a worker that died; marked failed",
+                            arch, orphan.number)
+            opened[arch] = (study, run_id)
+    return opened
+
+
+def _search_params(cfg: DictConfig) -> dict[str, str]:
+    from src.tracking import flatten
+
+    return {**flatten(cfg, only=("search",)), **settings(cfg)}
+
+
+def _check_same(name: str, before: dict, now: dict, search: DictConfig) -> None:
+    for key in sorted(set(before) | set(now)):
+        if before.get(key) != now.get(key):
+            raise UserError(
+                f"study '{name}' in {studies.describe_storage(search)} was grown with "
+                f"{key}={before.get(key)}, now {now.get(key)}: keep the settings to resume it, "
+                f"or start another with search.name=<new name>")
+
+
+def _run_exists(client, run_id: str, experiment_id: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return False
+    return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
+
+
+def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fingerprint: str) -> dict:
+    """Each baseline once per sweep settings: reused when a finished run already exists."""
+    import mlflow
+    from hydra import compose
+
+    from src import tracking
+    from src.pipeline import fit_and_log
+    from src.search.trial import merge_overrides, reproduce_command
+
+    runs = {}
+    marker = settings_hash(settings(cfg))
+    for arch in cfg.search.baselines:
+        found = mlflow.search_runs(
+            experiment_ids=[experiment_id], output_format="list", max_results=1,
+            filter_string=(f"tags.role = 'baseline' and tags.arch = '{arch}' and "
+                           f"tags.sweep = '{cfg.search.name}' and tags.settings_hash = '{marker}' "
+                           f"and attributes.status = 'FINISHED'"))
+        if found:
+            runs[arch] = found[0]
+            continue
+        base_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"]))
+        base_cfg.train.verbose = 0
+        command = reproduce_command(merge_overrides(overrides, [f"arch={arch}"]))
+        tags = {"role": "baseline", "sweep": cfg.search.name, "settings_hash": marker,
+                "reproduce": command}
+        with tracking.run(experiment_id, run_name=f"{cfg.search.name}-{arch}", tags=tags) as active:
+            fit_and_log(base_cfg, prepare(base_cfg.data))
+        runs[arch] = mlflow.get_run(active.info.run_id)
+        log.info("baseline %s: run %s", arch, active.info.run_id)
+    return runs
+
+
+class WorkersFailed(RuntimeError):
+    """A worker process ended abnormally; its trials are resumed by the next run."""
+
+
+def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str]:
+    """Start the workers and follow them: a progress bar over finished trials and one
+    line per trial. Ctrl+C stops every worker cleanly. Returns the workers that failed."""
+    from tqdm import tqdm
+
+    from src.cli import CONF_DIR
+    from src.search.worker import WorkerSpec, worker_process
+
+    search = cfg.search
+    threads = search.threads_per_worker or max(1, (os.cpu_count() or 1) // search.workers)
+    context = multiprocessing.get_context("spawn")
+    events = context.Queue()
+    workers = [context.Process(target=worker_process, name=f"sweep-worker-{i}",
+                               args=(WorkerSpec(i, list(overrides), threads, str(CONF_DIR)), events))
+               for i in range(search.workers)]
+    target = search.n_trials * len(opened)
+    finished = sum(studies.count(study, studies.FINISHED_STATES) for study, _ in opened.values())
+    bar = tqdm(total=target, initial=min(finished, target), desc="trials", unit="trial",
+               disable=None, dynamic_ncols=True)
+    for worker in workers:
+        worker.start()
+    try:
+        while any(w.is_alive() for w in workers) or not events.empty():
+            try:
+                event = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            line = describe_event(event)
+            if line:
+                bar.write(line)
+            if event.get("state") in ("COMPLETE", "PRUNED"):
+                bar.update(1)
+    except KeyboardInterrupt:
+        for worker in workers:
+            if worker.is_alive():
+                os.kill(worker.pid, signal.SIGINT)
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.terminate()
+        raise
+    finally:
+        bar.close()
+    for worker in workers:
+        worker.join()
+    return [f"{w.name} (exit code {w.exitcode})" for w in workers if w.exitcode != 0]
+
+
+def describe_event(event: dict) -> str | None:
+    who = f"[worker {event['worker']}]"
+    if event["kind"] == "trial":
+        value = f" val_loss {event['value']:.4f}" if event.get("value") is not None else ""
+        note = f" ({event['note']})" if event.get("note") else ""
+        return (f"{who} {event['study']} trial {event['trial']}: {event['state']}{value}"
+                f"{note} in {event['seconds']:.1f}s")
+    if event["kind"] == "orphan":
+        return f"{who} {event['study']} trial {event['trial']}: its worker died; marked FAIL"
+    if event["kind"] == "error":
+        return f"{who} stopped: {event['message']}"
+    return None
+
+
+def close_failed_runs(study, client) -> None:
+    """Child runs of trials that ended FAIL without closing their run (a killed worker)."""
+    from mlflow.exceptions import MlflowException
+    from optuna.trial import TrialState
+
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if not run_id:
+            continue
+        try:
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_tag(run_id, "trial_state", "FAIL")
+                client.set_terminated(run_id, "FAILED")
+        except MlflowException:
+            continue
+
+
+def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool) -> list[dict]:
+    from mlflow.tracking import MlflowClient
+
+    from src.search import report
+
+    client = MlflowClient()
+    rows = [report.study_row(study, arch, client) for arch, (study, _) in opened.items()]
+    rows += [report.row_from_run(arch, run, "-") for arch, run in baselines.items()]
+    table = report.format_table(rows)
+    for arch, (study, run_id) in opened.items():
+        close_failed_runs(study, client)
+        row = next(r for r in rows if r["approach"] == arch)
+        report.log_study_summary(study, row, run_id, table, client)
+        client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
+    return rows
+
+
+def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
+    """Run or resume the sweep and print its table; returns one row per approach and
+    baseline. On Ctrl+C the runs are closed and KeyboardInterrupt propagates; a worker
+    that died raises WorkersFailed after the table."""
+    import optuna
+
+    from src import tracking
+    from src.search.report import format_table
+
+    check_sweep(cfg, overrides)
+    data = prepare(cfg.data)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    experiment_id = tracking.use_experiment(cfg.tracking)  # creates the store once, here
+    storage = studies.open_storage(cfg.search)
+    opened = open_studies(cfg, storage, experiment_id, data.fingerprint)
+    baselines, failed_workers = {}, []
+    try:
+        baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
+        failed_workers = run_workers(cfg, overrides, opened)
+    except KeyboardInterrupt:
+        summarise(cfg, opened, baselines, interrupted=True)
+        raise
+    rows = summarise(cfg, opened, baselines, interrupted=False)
+    print(format_table(rows), flush=True)
+    if failed_workers:
+        raise WorkersFailed(f"{', '.join(failed_workers)} stopped early; "
+                            f"run the same command again to finish the studies")
+    return rows
+
+
+def _main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        sweep(cfg, list(HydraConfig.get().overrides.task))
+    except KeyboardInterrupt:
+        print("interrupted: the running trials are marked failed; run the same command "
+              "again to resume", file=sys.stderr)
+        sys.exit(130)
+    except WorkersFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def main() -> None:
+    from src.cli import run_app
+
+    run_app(_main, config_name="config")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""`src.sweep` into temporary storage: studies, nested runs, resumption, failures,
+parallel workers, dead workers, Ctrl+C and bad search spaces."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
+
+from conftest import CONF_DIR, ROOT, make_cfg
+from src.config import UserError
+from src.sweep import sweep
+
+# Tiny studies: small data, two epochs, one or two layers of 2-4 cells.
+FAST = ["data.n_windows=200", "train.epochs=2", "search.space.units.low=2",
+        "search.space.units.high=4", "search.space.depth.high=2",
+        "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
+
+
+@pytest.fixture
+def sweep_args(tmp_path, store):
+    return [*store, f"search.journal={tmp_path}/optuna/journal.log", *FAST]
+
+
+def run_sweep(overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return sweep(compose("config", overrides=overrides), overrides)
+
+
+def load(tmp_path, name):
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(f"{tmp_path}/optuna/journal.log"))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def runs(tmp_path, filter_string=""):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("test")
+    return client, client.search_runs([experiment.experiment_id], filter_string, max_results=1000)
+
+
+def states(study):
+    return sorted(t.state.name for t in study.get_trials())
+
+
+@pytest.mark.slow
+def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
+    args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]"]
+    rows = run_sweep(args)
+    printed = capsys.readouterr().out
+    assert [r["approach"] for r in rows] == ["reshape_head", "timedistributed", "naive", "linear"]
+    for line in ("| approach", "| reshape_head", "| timedistributed", "| naive", "| linear"):
+        assert line in printed
+    client, all_runs = runs(tmp_path)
+    for arch in ("reshape_head", "timedistributed"):
+        study = load(tmp_path, f"sweep-{arch}")
+        finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+        assert len(finished) == 2 and len(study.trials) == 2
+        parent = next(r for r in all_runs if r.data.tags.get("study") == f"sweep-{arch}"
+                      and r.data.tags.get("role") == "study")
+        assert parent.info.status == "FINISHED"
+        assert parent.data.tags["sampler"] == "TPESampler" and parent.data.tags["pruner"] == "MedianPruner"
+        assert parent.data.metrics["trials_complete"] + parent.data.metrics["trials_pruned"] == 2
+        assert {"plots/optimization_history.png"} <= {
+            a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+        children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(int(r.data.tags["trial_number"]) for r in children) == [0, 1]
+        for child in children:
+            trial = study.trials[int(child.data.tags["trial_number"])]
+            assert child.data.tags["trial_state"] == trial.state.name
+            assert child.data.tags["arch"] == arch
+            assert json.loads(child.data.params["arch.units"]) and child.data.params["train.learning_rate"]
+            assert child.data.tags["reproduce"].startswith(f"python -m src.train ")
+            assert f"arch={arch}" in child.data.tags["reproduce"]
+            assert "search." not in child.data.tags["reproduce"]
+            assert trial.user_attrs["mlflow_run_id"] == child.info.run_id
+            assert "test_mse" in child.data.metrics and "n_params" in child.data.metrics
+    baselines = [r for r in all_runs if r.data.tags.get("role") == "baseline"]
+    assert sorted(r.data.tags["arch"] for r in baselines) == ["linear", "naive"]
+
+    # The same command again: nothing new. A larger target: exactly the difference.
+    n_runs = len(all_runs)
+    run_sweep(args)
+    assert len(runs(tmp_path)[1]) == n_runs
+    run_sweep([*args, "search.n_trials=3"])
+    for arch in ("reshape_head", "timedistributed"):
+        assert [t.number for t in load(tmp_path, f"sweep-{arch}").trials] == [0, 1, 2]
+    assert len(runs(tmp_path)[1]) == n_runs + 2
+
+
+@pytest.mark.slow
+def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args):
+    # The learning rate makes every linear trial diverge; naive has nothing to train.
+    rows = run_sweep([*sweep_args, "search.archs=[naive,linear]", "search.baselines=[]",
+                      "search.n_trials=2", "search.max_failures=2",
+                      "++search.space.learning_rate={type:categorical,choices:[1e30]}"])
+    assert states(load(tmp_path, "sweep-linear")) == ["FAIL", "FAIL"]
+    assert states(load(tmp_path, "sweep-naive")) == ["COMPLETE", "COMPLETE"]
+    assert {r["approach"]: r["trials"] for r in rows} == {"naive": "2/0/0", "linear": "0/0/2"}
+    _, failed = runs(tmp_path, "tags.trial_state = 'FAIL'")
+    assert len(failed) == 2 and {r.info.status for r in failed} == {"FAILED"}
+
+
+@pytest.mark.slow
+def test_two_workers_share_a_study(tmp_path, sweep_args):
+    run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=4",
+               "search.workers=2", "train.epochs=3"])
+    study = load(tmp_path, "sweep-linear")
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 2
+    _, children = runs(tmp_path, "tags.role = 'trial'")
+    assert sorted(int(r.data.tags["trial_number"]) for r in children) == [0, 1, 2, 3]
+
+
+@pytest.mark.slow
+def test_changed_settings_do_not_resume_a_study(tmp_path, sweep_args):
+    args = [*sweep_args, "search.archs=[naive]", "search.baselines=[]", "search.n_trials=1"]
+    run_sweep(args)
+    with pytest.raises(UserError, match="was grown with train.epochs=2, now 5"):
+        run_sweep([*args, "train.epochs=5"])
+
+
+def _sweep_process(tmp_path, args):
+    return subprocess.Popen([sys.executable, "-m", "src.sweep", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _wait_for_running_trial(tmp_path, name, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            study = load(tmp_path, name)
+            running = study.get_trials(states=(TrialState.RUNNING,))
+            if running and "mlflow_run_id" in running[0].user_attrs:
+                return running[0]
+        except (KeyError, FileNotFoundError):  # the study or its journal is not there yet
+            pass
+        time.sleep(0.5)
+    raise AssertionError("no trial started")
+
+
+LONG_TRIALS = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
+               "train.epochs=60", "train.patience=60"]
+
+
+@pytest.mark.slow
+def test_killed_worker_then_rerun(tmp_path, sweep_args):
+    args = [*sweep_args, *LONG_TRIALS]
+    proc = _sweep_process(tmp_path, args)
+    orphan = _wait_for_running_trial(tmp_path, "sweep-linear")
+    os.kill(int(orphan.user_attrs["worker_pid"]), signal.SIGKILL)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "sweep-worker-0 (exit code -9) stopped early" in output
+
+    run_sweep(args)
+    study = load(tmp_path, "sweep-linear")
+    assert study.trials[orphan.number].state == TrialState.FAIL
+    retried = [t for t in study.trials
+               if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == orphan.number]
+    assert len(retried) == 1 and retried[0].params == orphan.params
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == 2 and len({t.number for t in study.trials}) == len(study.trials)
+    client, _ = runs(tmp_path)
+    orphan_run = client.get_run(orphan.user_attrs["mlflow_run_id"])
+    assert orphan_run.info.status == "FAILED" and orphan_run.data.tags["trial_state"] == "FAIL"
+    _, children = runs(tmp_path, "tags.role = 'trial'")
+    assert len(children) == len(study.trials)  # one child run per trial, none twice
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args):
+    args = [*sweep_args, *LONG_TRIALS]
+    proc = _sweep_process(tmp_path, args)
+    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "run the same command again to resume" in output
+    study = load(tmp_path, "sweep-linear")
+    assert study.trials[running.number].state == TrialState.FAIL
+    client, all_runs = runs(tmp_path)
+    assert client.get_run(running.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    assert not [r for r in all_runs if r.info.status == "RUNNING"]
+
+    run_sweep(args)
+    finished = load(tmp_path, "sweep-linear").get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == 2
+
+
+@pytest.mark.parametrize("override, message", [
+    ("search.space.units.low=100", "search.space.units: low \\(100\\) is greater than high \\(4\\)"),
+    ("+search.space.dropout={type:float,low:0,high:0.5}", "search.space.dropout: unknown parameter"),
+    ("+search.space.dropout={type:float,low:0,high:0.5,key:arch.dropout}", "no config key 'arch.dropout'"),
+    ("search.space.depth.type=integer", "search.space.depth.type must be one of int, float, categorical"),
+    ("search.space.batch_size.choices=[]", "needs a non-empty list of choices"),
+    ("search.space.learning_rate.low=0", "a log scale needs low > 0"),
+    ("search.archs=[]", "search.archs is empty"),
+    ("search.archs=[lstm]", "unknown arch 'lstm'"),
+    ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),
+    ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
+    ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
+    ("search.n_trials=0", "search.n_trials must be at least 1"),
+    ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
+])
+def test_bad_search_space_creates_nothing(tmp_path, sweep_args, override, message):
+    with pytest.raises(UserError, match=message):
+        run_sweep([*sweep_args, override])
+    assert not (tmp_path / "optuna").exists() and not (tmp_path / "mlflow.db").exists()
