@@ -10,7 +10,7 @@ WORKERS ?= 1
 PORT ?= 5000
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup sweep sweep-quick train test ui clean-runs
+.PHONY: help setup sweep sweep-quick compare train test ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ sweep: setup ## the main job: an Optuna study per approach, baselines, one table
 
 sweep-quick: setup ## the same sweep shrunk to about a minute
 	$(PY) -m src.sweep experiment=sweep_quick search.workers=$(WORKERS) $(ARGS)
+
+compare: setup ## report on the sweep: table, repeats over seeds, plots (experiments/reports/)
+	$(PY) -m src.compare $(ARGS)
 
 train: setup ## train one approach: make train ARGS="arch=seq2seq train.epochs=50"
 	$(PY) -m src.train $(ARGS)

@@ -121,12 +121,20 @@ class SearchConfig:
 
 
 @dataclass
+class CompareConfig:
+    repeats: int = 3              # fresh seeds per approach's best configuration; 0: none
+    report_dir: str = "experiments/reports"
+    forecast_windows: int = 3     # test windows drawn in forecasts.png
+
+
+@dataclass
 class AppConfig:
     data: Any = MISSING
     arch: Any = MISSING
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     seed: int = 42
     run_name: Optional[str] = None
 
@@ -150,6 +158,7 @@ def register_configs() -> None:
     cs.store(group="schema", name="train", node=TrainConfig)
     cs.store(group="schema", name="tracking", node=TrackingConfig)
     cs.store(group="schema", name="search", node=SearchConfig)
+    cs.store(group="schema", name="compare", node=CompareConfig)
     cs.store(group="schema", name="app", node=AppConfig)
 
 

@@ -1,6 +1,8 @@
 """Build, fit, evaluate and log one model into the active MLflow run. `src.train` and
 every sweep trial call this same function, so every approach is treated alike."""
 
+import logging
+
 import keras
 import mlflow
 import numpy as np
@@ -12,6 +14,10 @@ from src.data import WindowedData
 from src.models.revin import with_revin
 from src.plots import forecast_figure
 from src.training import fit
+
+# Keras retraces predict for each new array shape (validation, test, timing); TensorFlow
+# warns about it after a few runs in one process. Expected here, so not shown.
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model:

@@ -198,7 +198,10 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
             if event.get("state") in ("COMPLETE", "PRUNED"):
                 bar.update(1)
     except KeyboardInterrupt:
+        # From a terminal every worker got the Ctrl+C too; pass it on to any still running
+        # after a moment (the coordinator alone was signalled), and end stragglers later.
         for worker in workers:
+            worker.join(timeout=5)
             if worker.is_alive():
                 os.kill(worker.pid, signal.SIGINT)
         for worker in workers:

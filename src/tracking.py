@@ -1,5 +1,6 @@
 """MLflow: where runs are stored, how a run ends, and what every run holds."""
 
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,8 +32,10 @@ def use_experiment(cfg: DictConfig) -> str:
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.get_experiment_by_name(cfg.experiment)
     if experiment is None:
-        # A server chooses its own artifact store; a local store keeps artifacts beside it.
-        location = None if uri.startswith("http") else Path(cfg.artifact_root).resolve().as_uri()
+        # A server chooses its own artifact store; a local store keeps them beside it, in a
+        # folder per experiment.
+        folder = re.sub(r"[^0-9A-Za-z_.-]", "_", cfg.experiment)
+        location = None if uri.startswith("http") else (Path(cfg.artifact_root).resolve() / folder).as_uri()
         try:
             return mlflow.create_experiment(cfg.experiment, artifact_location=location)
         except MlflowException:  # another worker created it first
@@ -69,7 +72,7 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
         mlflow.end_run(status)
 
 
-RUN_KEYS = ("data", "arch", "train", "tracking", "seed", "run_name")
+RUN_KEYS = ("data", "arch", "train", "tracking", "seed", "run_name")  # not search, compare
 
 
 def flatten(cfg: DictConfig, only: tuple[str, ...] = RUN_KEYS) -> dict[str, str]:

@@ -109,6 +109,20 @@ def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args):
 
 
 @pytest.mark.slow
+def test_scaling_can_be_searched(tmp_path, sweep_args, capsys):
+    run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=4",
+               "++search.space.scaling={type:categorical,choices:[global,window,revin],key:data.scaling}"])
+    study = load(tmp_path, "sweep-linear")
+    _, children = runs(tmp_path, "tags.role = 'trial'")
+    by_number = {int(r.data.tags["trial_number"]): r for r in children}
+    for trial in study.trials:
+        run = by_number[trial.number]
+        assert run.data.tags["scaling"] == run.data.params["data.scaling"] == trial.params["scaling"]
+        assert f"data.scaling={trial.params['scaling']}" in run.data.tags["reproduce"]
+    assert "| scaling" in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_two_workers_share_a_study(tmp_path, sweep_args):
     run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=4",
                "search.workers=2", "train.epochs=3"])
@@ -148,17 +162,18 @@ def _wait_for_running_trial(tmp_path, name, timeout=120):
 
 
 LONG_TRIALS = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
-               "train.epochs=60", "train.patience=60"]
+               "train.epochs=150", "train.patience=150"]  # several seconds per trial
 
 
 @pytest.mark.slow
 def test_killed_worker_then_rerun(tmp_path, sweep_args):
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    orphan = _wait_for_running_trial(tmp_path, "sweep-linear")
-    os.kill(int(orphan.user_attrs["worker_pid"]), signal.SIGKILL)
+    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    os.kill(int(running.user_attrs["worker_pid"]), signal.SIGKILL)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "sweep-worker-0 (exit code -9) stopped early" in output
+    [orphan] = load(tmp_path, "sweep-linear").get_trials(states=(TrialState.RUNNING,))
 
     run_sweep(args)
     study = load(tmp_path, "sweep-linear")
@@ -179,15 +194,17 @@ def test_killed_worker_then_rerun(tmp_path, sweep_args):
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args):
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    _wait_for_running_trial(tmp_path, "sweep-linear")
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "run the same command again to resume" in output
     study = load(tmp_path, "sweep-linear")
-    assert study.trials[running.number].state == TrialState.FAIL
+    assert states(study) == ["FAIL"], output
+    [interrupted] = study.get_trials(states=(TrialState.FAIL,))
+    assert not study.get_trials(states=(TrialState.RUNNING,))
     client, all_runs = runs(tmp_path)
-    assert client.get_run(running.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    assert client.get_run(interrupted.user_attrs["mlflow_run_id"]).info.status == "KILLED"
     assert not [r for r in all_runs if r.info.status == "RUNNING"]
 
     run_sweep(args)

@@ -58,6 +58,8 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "model_summary.txt", "forecast.png", "model"} <= artifacts
+    stored = tmp_path / "artifacts" / "test" / run.info.run_id / "artifacts"  # beside the store
+    assert (stored / "forecast.png").is_file() and (stored / "model" / "model.keras").is_file()
     folder = client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl"))
     assert "encoder_0" in open(f"{folder}/model_summary.txt").read()
     assert open(f"{folder}/forecast.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
@@ -94,6 +96,33 @@ def test_csv_and_samples_stacking(tmp_path, store):
     assert run.data.tags["stacking"] == "samples"
     assert {"test_mse/load", "test_mse/temp", "test_mse/step_06"} <= set(run.data.metrics)
     assert metrics["n_params"] == 4 * (4 * 6) + 5 * 6  # one series per example: LSTM(4) on 1 feature
+
+
+@pytest.mark.slow
+def test_the_test_split_plays_no_part_in_training_or_selection(tmp_path, store):
+    """Same data but for the test rows: identical learning curves, best epoch and
+    validation error; only the test metrics move."""
+    import pandas as pd
+
+    from src.data.windows import split_bounds
+
+    first = write_csv(tmp_path / "a.csv", rows=300)
+    frame = pd.read_csv(first)
+    test_start = split_bounds(300, 0.15, 0.15)["test"][0]
+    frame.loc[test_start:, ["load", "price", "temp"]] *= 3.0
+    second = tmp_path / "b.csv"
+    frame.to_csv(second, index=False)
+    results = []
+    for path in (first, second):
+        cfg = make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5",
+                       "arch=reshape_head", "arch.units=[4]", "train.epochs=4", "train.verbose=0", *store)
+        results.append(train(cfg))
+    client = client_for(tmp_path)
+    histories = [[m.value for m in client.get_metric_history(r["run_id"], "val_loss")] for r in results]
+    assert histories[0] == histories[1] and len(histories[0]) == 4
+    for key in ("best_val_loss", "best_epoch", "val_mse", "val_mae"):
+        assert results[0][key] == results[1][key], key
+    assert results[0]["test_mse"] != results[1]["test_mse"]
 
 
 @pytest.mark.slow

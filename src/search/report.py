@@ -1,11 +1,12 @@
 """What a finished sweep says: one row per approach, the parent runs' summaries and plots."""
 
 import json
-import math
 
 import optuna
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
+
+from src import tables
 
 COLUMNS = [
     ("approach", "approach", "{}"),
@@ -46,20 +47,7 @@ def study_row(study: optuna.Study, arch: str, client: MlflowClient) -> dict:
 
 
 def format_table(rows: list[dict]) -> str:
-    """A Markdown table; missing values print as '-'."""
-    def cell(row, key, fmt):
-        value = row.get(key)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return fmt.format(value)
-
-    header = [title for _, title, _ in COLUMNS]
-    body = [[cell(r, key, fmt) for key, _, fmt in COLUMNS] for r in rows]
-    widths = [max(len(x) for x in column) for column in zip(header, *body)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in body]
-    return "\n".join(lines)
+    return tables.format_table(rows, COLUMNS)
 
 
 def log_study_summary(study: optuna.Study, row: dict, parent_run_id: str, table: str,

@@ -67,7 +67,7 @@ def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str
 
 def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
               space: dict[str, ParamSpec], data_for: Callable[[DictConfig], WindowedData],
-              experiment_id: str) -> float:
+              experiment_id: str, callbacks: list[keras.callbacks.Callback] = ()) -> float:
     """Train the trial's config into a child run of the study's parent run and return its
     best validation loss.
 
@@ -90,7 +90,7 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
         trial.set_user_attr("reproduce", command)
         mlflow.log_param("trial_number", trial.number)
         try:
-            metrics = fit_and_log(cfg, data, callbacks=[pruning])
+            metrics = fit_and_log(cfg, data, callbacks=[pruning, *callbacks])
         except BaseException:
             mlflow.set_tag("trial_state", "FAIL")
             raise

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 import optuna
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
@@ -41,20 +42,47 @@ def set_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+class Interrupt:
+    """Ctrl+C in a worker. The first SIGINT raises KeyboardInterrupt and is remembered:
+    should the exception land somewhere that swallows it (a garbage-collector callback),
+    the training loop and the claim loop still see `requested` and stop. Repeats, such as
+    the coordinator passing on the Ctrl+C the terminal gave every process, are ignored so
+    they cannot cut the clean-up short (trial marked failed, run closed)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def handle(self, signum, frame):
+        if not self.requested:
+            self.requested = True
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    def __init__(self, interrupt: Interrupt):
+        super().__init__()
+        self.interrupt = interrupt
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.interrupt.check()
+
+
 def worker_process(spec: WorkerSpec, events) -> None:
     """Entry point of a spawned worker process."""
-    # Ctrl+C reaches every process of the terminal's group: the worker stops its trial
-    # (marked failed, run closed) and then ignores repeats while it cleans up.
+    interrupt = Interrupt()
+    signal.signal(signal.SIGINT, interrupt.handle)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes between trials
     set_threads(spec.threads)
     register_configs()
     with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
         cfg = compose("config", overrides=spec.overrides)
         try:
-            run_worker(cfg, spec, events)
+            run_worker(cfg, spec, events, interrupt)
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
             events.put({"kind": "interrupted", "worker": spec.index})
 
 
@@ -100,7 +128,7 @@ def claim(jobs, search: DictConfig, events, worker: int):
         return job, study, trial
 
 
-def run_worker(cfg: DictConfig, spec: WorkerSpec, events) -> None:
+def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) -> None:
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data import prepare
 
@@ -116,14 +144,18 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events) -> None:
             data_cache[key] = prepare(data_cfg)
         return data_cache[key]
 
-    while (claimed := claim(jobs, cfg.search, events, spec.index)) is not None:
+    while True:
+        interrupt.check()
+        claimed = claim(jobs, cfg.search, events, spec.index)
+        if claimed is None:
+            break
         job, study, trial = claimed
         start = time.perf_counter()
         event = {"kind": "trial", "worker": spec.index, "study": job.arch, "trial": trial.number}
         try:
             with studies.heartbeat(study, trial):
-                value = run_trial(trial, job, spec.overrides, space, data_for,
-                                  experiment_id)
+                value = run_trial(trial, job, spec.overrides, space, data_for, experiment_id,
+                                  callbacks=[StopOnInterrupt(interrupt)])
             study.tell(trial, value)
             event.update(state="COMPLETE", value=value)
         except optuna.TrialPruned as pruned:

@@ -1,0 +1,208 @@
+"""`make compare`: a report on a finished sweep, as files and as an MLflow run.
+
+    python -m src.compare                      # the sweep named by search.name ("sweep")
+    python -m src.compare experiment=sweep_quick compare.repeats=2
+
+Reads the sweep's runs with mlflow.search_runs, refuses runs that saw different windows,
+retrains each approach's best configuration with `compare.repeats` fresh seeds, and writes
+<compare.report_dir>/<search.name>/: summary.md and summary.csv (one row per approach and
+baseline) and four PNG figures, all logged to a `comparison` run.
+"""
+
+import logging
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig
+
+from src import tables
+from src.config import UserError, validate
+
+log = logging.getLogger(__name__)
+
+COLUMNS = [
+    ("approach", "approach", "{}"),
+    ("scaling", "scaling", "{}"),
+    ("best_val_loss", "best val loss", "{:.4f}"),
+    ("test_mse_best", "test MSE (best trial)", "{:.4g}"),
+    ("test_mse_repeats", "test MSE, mean ± std", "{}"),
+    ("test_mae_repeats", "test MAE, mean ± std", "{}"),
+    ("ratio_to_naive", "MSE / naive", "{:.3f}"),
+    ("n_params", "params", "{:,.0f}"),
+    ("epochs", "epochs", "{:.0f}"),
+    ("seconds_per_epoch", "s / epoch", "{:.3f}"),
+    ("predict_ms_per_window", "ms / window", "{:.3f}"),
+    ("trials", "trials C/P/F", "{}"),
+    ("notes", "notes", "{}"),
+]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list[dict]]) -> list[dict]:
+    rows = []
+    for arch, run in best.items():
+        row = {"approach": arch, "scaling": run.get("tags.scaling"),
+               "best_val_loss": run["metrics.best_val_loss"], "test_mse_best": run["metrics.test_mse"],
+               "n_params": run["metrics.n_params"], "epochs": run.get("metrics.epochs_trained"),
+               "seconds_per_epoch": run.get("metrics.seconds_per_epoch"),
+               "predict_ms_per_window": 1000 * run.get("metrics.predict_seconds_per_window", float("nan")),
+               "naive_test_mse": run["metrics.naive_test_mse"], "run_id": run["run_id"],
+               "reproduce": run.get("tags.reproduce", "")}
+        c = counts.get(arch)
+        row["trials"] = f"{c['complete']}/{c['pruned']}/{c['fail']}" if c else "baseline"
+        row["finished_trials"] = c["complete"] + c["pruned"] if c else None
+        samples = repeats.get(arch) or [{"test_mse": run["metrics.test_mse"], "test_mae": run["metrics.test_mae"]}]
+        for metric in ("test_mse", "test_mae"):
+            mean, std = _mean_std([s[metric] for s in samples])
+            row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
+            row[f"{metric}_repeats"] = f"{mean:.4g} ± {std:.2g} (n={len(samples)})"
+        row["ratio_to_naive"] = row["test_mse_mean"] / row["naive_test_mse"]
+        rows.append(row)
+    _mark(rows)
+    return rows
+
+
+def _mark(rows: list[dict]) -> None:
+    """Notes: the lowest mean test MSE, those within one standard deviation of it (the
+    larger of the two deviations), and studies with fewer finished trials than the others."""
+    leader = min(rows, key=lambda r: r["test_mse_mean"])
+    most = max((r["finished_trials"] for r in rows if r["finished_trials"] is not None), default=None)
+    for row in rows:
+        notes = []
+        if row is leader:
+            notes.append("lowest test MSE")
+        elif row["test_mse_mean"] - leader["test_mse_mean"] <= max(row["test_mse_std"], leader["test_mse_std"]):
+            notes.append("within 1 std of lowest")
+        if most is not None and row["finished_trials"] is not None and row["finished_trials"] < most:
+            notes.append(f"fewer trials ({row['finished_trials']} of {most})")
+        row["notes"] = "; ".join(notes)
+
+
+def per_key_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]], prefix: str) -> dict:
+    """approach -> {metric key: (mean, std)} for keys starting with `prefix`."""
+    stats = {}
+    for arch, run in best.items():
+        samples = repeats.get(arch) or [{k[8:]: v for k, v in run.items()
+                                         if isinstance(k, str) and k.startswith("metrics.")}]
+        keys = sorted({k for s in samples for k in s if k.startswith(prefix)})
+        stats[arch] = {k: _mean_std([s[k] for s in samples if k in s]) for k in keys}
+    return stats
+
+
+def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
+    """Each approach's best model (from its run's artifacts) on the test windows."""
+    import keras
+    import mlflow
+
+    from src.comparison.repeats import run_config
+    from src.data import prepare
+    from src.evaluation import predict
+
+    predictions, data = {}, None
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch, run in best.items():
+            try:
+                path = mlflow.artifacts.download_artifacts(run_id=run["run_id"], artifact_path="model/model.keras",
+                                                           dst_path=f"{tmp}/{arch}")
+            except Exception:  # the run was logged with tracking.log_model=false
+                log.warning("%s: no model artifact in run %s; left out of forecasts.png", arch, run["run_id"])
+                continue
+            run_data = prepare(run_config(run["run_id"]).data)
+            if run_data.fingerprint != fingerprint:
+                raise UserError(f"{arch}: its config no longer gives the windows it was trained on")
+            model = keras.models.load_model(path, safe_mode=True)
+            predictions[arch] = predict(model, run_data, run_data.test)
+            data = run_data
+    return data, predictions
+
+
+def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[str],
+                 fingerprint: str, cfg: DictConfig) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    table = tables.format_table(rows, COLUMNS)
+    csv_columns = ["approach", "scaling", "best_val_loss", "test_mse_best", "test_mse_mean", "test_mse_std",
+                   "test_mae_mean", "test_mae_std", "ratio_to_naive", "n_params", "epochs",
+                   "seconds_per_epoch", "predict_ms_per_window", "trials", "notes", "run_id", "reproduce"]
+    pd.DataFrame(rows)[csv_columns].to_csv(folder / "summary.csv", index=False)
+    for name, figure in figures.items():
+        figure.savefig(folder / f"{name}.png", dpi=110)
+    lines = [f"# Comparison: sweep `{cfg.search.name}`", "",
+             f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
+             f"below saw the same windows). Test MSE and MAE are in original units; mean ± std over "
+             f"{cfg.compare.repeats} fresh seeds of each approach's best configuration (the selected "
+             f"trial itself left out; naive has no seed). MSE / naive uses that mean.", "", table, ""]
+    if missing:
+        lines += ["Runs missing a metric (not in the table):", ""] + [f"- {m}" for m in missing] + [""]
+    lines += ["Reproduce each row with:", ""] + [f"- {r['approach']}: `{r['reproduce']}`" for r in rows] + [""]
+    lines += [f"![{name}]({name}.png)" for name in figures]
+    (folder / "summary.md").write_text("\n".join(lines) + "\n")
+    return table
+
+
+def compare(cfg: DictConfig) -> list[dict]:
+    """Build the report; returns its rows."""
+    from src import tracking
+    from src.comparison import figures as fig
+    from src.comparison import runs as sweep_runs
+    from src.comparison.repeats import run_repeats
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    validate(cfg)
+    if cfg.compare.repeats < 0:
+        raise UserError(f"compare.repeats must be 0 or more, got {cfg.compare.repeats}")
+    sweep = sweep_runs.load_sweep_runs(cfg.tracking, cfg.search.name)
+    fingerprint = sweep_runs.check_one_split(sweep)
+    missing = sweep_runs.missing_metrics(sweep)
+    for line in missing:
+        log.warning("missing metrics: %s", line)
+    best = sweep_runs.best_trials(sweep)
+    for _, run in sweep.baselines.sort_values("start_time").iterrows():
+        best[run["tags.arch"]] = run  # the latest finished run of each baseline
+    best = {arch: run for arch, run in best.items()
+            if all(pd.notna(run.get(f"metrics.{m}")) for m in sweep_runs.REQUIRED_METRICS)}
+    repeats = run_repeats(best, cfg, sweep.experiment_id, log=log.info) if cfg.compare.repeats else {}
+    rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats)
+
+    steps = per_key_stats(best, repeats, "test_mse/step_")
+    series = per_key_stats(best, repeats, "test_mse/")
+    series = {a: {k: v for k, v in s.items() if "/step_" not in k} for a, s in series.items()}
+    step_keys = sorted({k for s in steps.values() for k in s})
+    series_keys = sorted({k for s in series.values() for k in s})
+    data, predictions = best_forecasts(best, fingerprint)
+    figures = {
+        "loss_vs_params": fig.loss_vs_params(sweep.trials[sweep.trials["tags.trial_state"].isin(sweep_runs.FINISHED)],
+                                             sweep.baselines, list(best)),
+        "error_by_step": fig.error_by(steps, step_keys, [k.split("_")[-1].lstrip("0") for k in step_keys],
+                                      "Test MSE per horizon step", "steps ahead", bars=False),
+        "error_by_series": fig.error_by(series, series_keys, [k.split("/", 1)[1] for k in series_keys],
+                                        "Test MSE per series", "series", bars=True),
+    }
+    if predictions:
+        figures["forecasts"] = fig.forecasts(data.test, predictions, data.series, cfg.compare.forecast_windows)
+    folder = Path(cfg.compare.report_dir) / cfg.search.name
+    table = write_report(folder, rows, figures, missing, fingerprint, cfg)
+    with tracking.run(sweep.experiment_id, run_name=f"{cfg.search.name}-comparison",
+                      tags={"role": "comparison", "sweep": cfg.search.name,
+                            "split_fingerprint": fingerprint}):
+        import mlflow
+
+        mlflow.log_artifacts(str(folder))
+    print(table)
+    print(f"report: {folder}/summary.md (also in MLflow, run {cfg.search.name}-comparison)")
+    return rows
+
+
+def main() -> None:
+    from src.cli import run_app
+
+    run_app(compare, config_name="config")
+
+
+if __name__ == "__main__":
+    main()

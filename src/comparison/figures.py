@@ -1,0 +1,94 @@
+"""The comparison report's figures, as matplotlib Figures (no pyplot state)."""
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from src.data import Split
+
+
+def _colors(approaches: list[str]) -> dict[str, str]:
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+               "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
+    return {a: palette[i % len(palette)] for i, a in enumerate(approaches)}
+
+
+def loss_vs_params(trials: pd.DataFrame, baselines: pd.DataFrame, approaches: list[str]) -> Figure:
+    """Every finished trial's best validation loss against its parameter count; pruned
+    trials hollow (their loss is where they stopped), baselines as stars."""
+    colors = _colors(approaches)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for arch, group in trials.groupby("tags.arch", sort=False):
+        for state, filled in (("COMPLETE", True), ("PRUNED", False)):
+            part = group[group["tags.trial_state"] == state]
+            if part.empty:
+                continue
+            ax.scatter(part["metrics.n_params"].clip(lower=1), part["metrics.best_val_loss"],
+                       s=36, edgecolors=colors[arch], facecolors=colors[arch] if filled else "none",
+                       label=arch if filled else f"{arch} (pruned)")
+    for _, run in baselines.iterrows():
+        arch = run["tags.arch"]
+        ax.scatter(max(run["metrics.n_params"], 1), run["metrics.best_val_loss"], marker="*",
+                   s=160, color=colors.get(arch, "black"), label=f"{arch} (baseline)")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (log; 0 drawn at 1)")
+    ax.set_ylabel("best validation loss")
+    ax.set_title("Validation loss against model size, every trial")
+    ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def error_by(metric_rows: dict[str, dict], keys: list[str], labels: list[str], title: str,
+             xlabel: str, bars: bool) -> Figure:
+    """Test MSE per horizon step (lines) or per series (grouped bars), one colour per
+    approach; metric_rows maps approach -> {key: (mean, std)}."""
+    colors = _colors(list(metric_rows))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    x = np.arange(len(keys))
+    width = 0.8 / max(1, len(metric_rows))
+    for i, (arch, values) in enumerate(metric_rows.items()):
+        mean = np.array([values.get(k, (np.nan, 0))[0] for k in keys])
+        std = np.array([values.get(k, (np.nan, 0))[1] for k in keys])
+        if bars:
+            ax.bar(x + i * width - 0.4 + width / 2, mean, width, yerr=std, color=colors[arch],
+                   label=arch, capsize=2)
+        else:
+            ax.plot(x + 1, mean, marker="o", color=colors[arch], label=arch)
+            ax.fill_between(x + 1, mean - std, mean + std, color=colors[arch], alpha=0.15)
+    ax.set_xticks(x if bars else x + 1, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test MSE (original units)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def forecasts(split: Split, predictions: dict[str, np.ndarray], series: list[str],
+              n_windows: int) -> Figure:
+    """A few evenly spaced test windows: history, truth and every approach's forecast,
+    one row per series."""
+    colors = _colors(list(predictions))
+    n_windows = max(1, min(n_windows, len(split.X)))
+    picks = np.linspace(0, len(split.X) - 1, n_windows).round().astype(int)
+    fig = Figure(figsize=(3.4 * n_windows, 2.4 * len(series)))
+    axes = fig.subplots(len(series), n_windows, squeeze=False, sharex=True)
+    input_steps, horizon = split.X.shape[1], split.y.shape[1]
+    past, future = np.arange(-input_steps + 1, 1), np.arange(1, horizon + 1)
+    for col, i in enumerate(picks):
+        for c, name in enumerate(series):
+            ax = axes[c, col]
+            ax.plot(past, split.X[i, :, c], color="0.6", lw=1, label="history")
+            ax.plot(future, split.y[i, :, c], color="black", lw=1.6, label="truth")
+            for arch, forecast in predictions.items():
+                ax.plot(future, forecast[i, :, c], color=colors[arch], lw=1.2, ls="--", label=arch)
+            if col == 0:
+                ax.set_ylabel(name)
+            if c == 0:
+                ax.set_title(f"test window {i}", fontsize=9)
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig

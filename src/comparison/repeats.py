@@ -1,0 +1,71 @@
+"""Retrain each approach's best configuration with fresh seeds, so a gap between approaches
+can be judged against seed noise. The best trial itself is left out: it was selected, so its
+score is optimistic."""
+
+import shlex
+import tempfile
+
+import mlflow
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from src import tracking
+from src.data import prepare
+from src.pipeline import fit_and_log
+from src.search.trial import merge_overrides, reproduce_command
+
+
+def overrides_of(run: pd.Series) -> list[str]:
+    """The overrides of a run's `reproduce` tag: `python -m src.train <overrides>`."""
+    return shlex.split(run["tags.reproduce"])[3:]
+
+
+def run_config(run_id: str) -> DictConfig:
+    """The resolved config a run logged: exact, whatever the defaults are today."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=tmp)
+        return OmegaConf.load(path)
+
+
+def repeat_seeds(run: pd.Series, repeats: int) -> list[int]:
+    base = int(run.get("params.seed", 0))
+    return [base + i for i in range(1, repeats + 1)]
+
+
+def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str,
+                log=print) -> dict[str, list[dict]]:
+    """Metrics of each repeat, per approach. Finished repeats of an earlier report are
+    reused; a model without weights (naive) is not repeated, its one run stands."""
+    results = {}
+    data_cache = {}
+    for arch, run in best.items():
+        if run["metrics.n_params"] == 0:
+            results[arch] = [_metrics(run)]
+            continue
+        results[arch] = []
+        for seed in repeat_seeds(run, cfg.compare.repeats):
+            done = mlflow.search_runs(
+                [experiment_id], max_results=1,
+                filter_string=(f"tags.role = 'repeat' and tags.repeat_of = '{run['run_id']}' "
+                               f"and tags.seed = '{seed}' and attributes.status = 'FINISHED'"))
+            if not done.empty:
+                results[arch].append(_metrics(done.iloc[0]))
+                continue
+            overrides = merge_overrides(overrides_of(run), [f"seed={seed}"])
+            repeat_cfg = run_config(run["run_id"])
+            repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
+            key = repr(repeat_cfg.data)
+            if key not in data_cache:
+                data_cache[key] = prepare(repeat_cfg.data)
+            tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"],
+                    "seed": str(seed), "reproduce": reproduce_command(overrides)}
+            with tracking.run(experiment_id, run_name=f"{arch}-seed-{seed}", tags=tags):
+                metrics = fit_and_log(repeat_cfg, data_cache[key])
+            log(f"{arch} seed {seed}: test MSE {metrics['test_mse']:.4g}")
+            results[arch].append(metrics)
+    return results
+
+
+def _metrics(run: pd.Series) -> dict:
+    return {k[len("metrics."):]: v for k, v in run.items()
+            if isinstance(k, str) and k.startswith("metrics.") and pd.notna(v)}

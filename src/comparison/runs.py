@@ -1,0 +1,105 @@
+"""A sweep's runs from MLflow, checked: one split for all, best trial per approach,
+trial counts, and the runs that lack a metric."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig
+
+from src.config import UserError
+from src.tracking import SQLITE_PREFIX, resolve_uri
+
+REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
+FINISHED = ("COMPLETE", "PRUNED")
+
+
+@dataclass
+class SweepRuns:
+    experiment_id: str
+    runs: pd.DataFrame  # mlflow.search_runs rows tagged sweep=<name>
+
+    def role(self, role: str) -> pd.DataFrame:
+        return self.runs[self.runs.get("tags.role", pd.Series(dtype=str)) == role]
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        return self.role("trial")
+
+    @property
+    def baselines(self) -> pd.DataFrame:
+        finished = self.role("baseline")
+        return finished[finished["status"] == "FINISHED"]
+
+
+def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
+    """The runs of sweep `sweep`; UserError when the store, the experiment or the sweep
+    is not there (nothing is created looking)."""
+    uri = tracking.uri
+    if uri.startswith(SQLITE_PREFIX) and not Path(resolve_uri(uri)[len(SQLITE_PREFIX):]).is_file():
+        raise UserError(f"no MLflow store at {uri}: run `make sweep` first, or set tracking.uri")
+    mlflow.set_tracking_uri(resolve_uri(uri))
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        names = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise UserError(f"no MLflow experiment '{tracking.experiment}' in {uri}; "
+                        f"experiments there: {names}")
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.sweep = '{sweep}'")
+    if runs.empty or not ((runs.get("tags.role") == "trial") & runs["tags.trial_state"].isin(FINISHED)).any():
+        everything = mlflow.search_runs([experiment.experiment_id])
+        sweeps = sorted(everything.get("tags.sweep", pd.Series(dtype=str)).dropna().unique())
+        raise UserError(f"sweep '{sweep}' has no finished trials in experiment "
+                        f"'{tracking.experiment}'; sweeps there: {', '.join(sweeps) or 'none'} "
+                        f"(choose one with search.name=...)")
+    return SweepRuns(experiment.experiment_id, runs)
+
+
+def finished(sweep: SweepRuns) -> pd.DataFrame:
+    """Finished trials and baselines: what a report is built from."""
+    trials = sweep.trials[sweep.trials["tags.trial_state"].isin(FINISHED)]
+    return pd.concat([trials, sweep.baselines])
+
+
+def check_one_split(sweep: SweepRuns) -> str:
+    """The split fingerprint every finished run shares; UserError naming the runs when
+    they saw different windows."""
+    runs = finished(sweep)
+    groups = runs.groupby(runs["tags.split_fingerprint"].fillna("none"))
+    if len(groups) == 1:
+        return next(iter(groups.groups))
+    parts = []
+    for fingerprint, group in groups:
+        names = ", ".join(group["tags.mlflow.runName"].head(4))
+        more = f" and {len(group) - 4} more" if len(group) > 4 else ""
+        parts.append(f"{fingerprint}: {names}{more}")
+    raise UserError("these runs saw different data or splits and cannot be compared: "
+                    + "; ".join(parts))
+
+
+def missing_metrics(sweep: SweepRuns) -> list[str]:
+    """'<run name> (<run id>): <metrics>' for finished runs that lack a required metric."""
+    lines = []
+    for _, run in finished(sweep).iterrows():
+        absent = [m for m in REQUIRED_METRICS if pd.isna(run.get(f"metrics.{m}"))]
+        if absent:
+            lines.append(f"{run['tags.mlflow.runName']} ({run['run_id']}): {', '.join(absent)}")
+    return lines
+
+
+def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
+    """Each approach's complete trial with the lowest validation loss."""
+    trials = sweep.trials
+    complete = trials[(trials["tags.trial_state"] == "COMPLETE") & trials["metrics.best_val_loss"].notna()]
+    return {arch: group.loc[group["metrics.best_val_loss"].idxmin()]
+            for arch, group in complete.groupby("tags.arch", sort=False)}
+
+
+def trial_counts(sweep: SweepRuns) -> dict[str, dict[str, int]]:
+    counts = {}
+    for arch, group in sweep.trials.groupby("tags.arch", sort=False):
+        states = group["tags.trial_state"].value_counts()
+        counts[arch] = {s.lower(): int(states.get(s, 0)) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    return counts
