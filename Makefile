@@ -10,7 +10,7 @@ WORKERS ?= 1
 PORT ?= 5000
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup sweep sweep-quick compare train test ui clean-runs
+.PHONY: help setup sweep sweep-quick compare train test bench ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ train: setup ## train one approach: make train ARGS="arch=seq2seq train.epochs=5
 
 test: setup ## run the test suite
 	$(PY) -m pytest $(ARGS)
+
+bench: setup ## measure training and sweep speed against plain Keras (experiments/bench/)
+	$(PY) -m src.bench $(ARGS)
 
 ui: setup ## browse runs in mlflow ui at http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(PORT)

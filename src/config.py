@@ -71,7 +71,8 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     patience: int = 5
-    jit_compile: bool = False
+    jit_compile: Optional[bool] = None   # None: XLA on CPU-only machines (src.training.use_xla)
+    steps_per_execution: int = 8
     # None: Keras's progress bar on a terminal, one line per epoch otherwise.
     verbose: Optional[int] = None
 
@@ -128,6 +129,19 @@ class CompareConfig:
 
 
 @dataclass
+class BenchConfig:
+    repeats: int = 3            # medians over this many alternated repeats
+    epochs: int = 30            # training-speed runs, early stopping off
+    sweep_windows: int = 600    # data for the sweep measurements
+    throughput_trials: int = 6
+    throughput_epochs: int = 8
+    pruning_trials: int = 10
+    pruning_epochs: int = 15
+    memory_trials: int = 20
+    out_dir: str = "experiments/bench"
+
+
+@dataclass
 class AppConfig:
     data: Any = MISSING
     arch: Any = MISSING
@@ -135,6 +149,7 @@ class AppConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
     seed: int = 42
     run_name: Optional[str] = None
 
@@ -159,6 +174,7 @@ def register_configs() -> None:
     cs.store(group="schema", name="tracking", node=TrackingConfig)
     cs.store(group="schema", name="search", node=SearchConfig)
     cs.store(group="schema", name="compare", node=CompareConfig)
+    cs.store(group="schema", name="bench", node=BenchConfig)
     cs.store(group="schema", name="app", node=AppConfig)
 
 
@@ -199,7 +215,7 @@ def validate(cfg: DictConfig) -> None:
     if "n_series" in data:
         _require(data.n_series > 0, f"data.n_series must be positive, got {data.n_series}")
         _require(data.n_windows > 0, f"data.n_windows must be positive, got {data.n_windows}")
-    for key in ("epochs", "batch_size", "patience"):
+    for key in ("epochs", "batch_size", "patience", "steps_per_execution"):
         _require(train[key] > 0, f"train.{key} must be a positive integer, got {train[key]}")
     _require(train.learning_rate > 0,
              f"train.learning_rate must be positive, got {train.learning_rate}")

@@ -43,7 +43,7 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
     mlflow.log_metric("n_params", n_params)
     mlflow.log_text(tracking.model_summary(model), "model_summary.txt")
 
-    result = fit(model, data, cfg.train, callbacks=[tracking.EpochLogger(), *callbacks])
+    result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
 
     val_forecast = evaluation.predict(model, data, data.val)
     test_forecast = evaluation.predict(model, data, data.test)

@@ -14,11 +14,10 @@ from src.data import prepare
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Validate, read and window the data, then fit and log one MLflow run.
-
-    Everything that can reject the input runs before the run is created.
-    """
+def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
+    """Validate, read and window the data, then fit and log one MLflow run; `callbacks`
+    are extra Keras callbacks. Everything that can reject the input runs before the run
+    is created."""
     validate(cfg)
     data = prepare(cfg.data)
     from src import tracking  # TensorFlow loads here, not on `--help`
@@ -26,7 +25,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     experiment_id = tracking.use_experiment(cfg.tracking)
     with tracking.run(experiment_id, run_name=cfg.run_name) as active:
-        metrics = fit_and_log(cfg, data)
+        metrics = fit_and_log(cfg, data, callbacks=list(callbacks))
     log.info("%s: test MSE %.4g, MAE %.4g, %.2fx naive MSE; run %s in experiment '%s' (make ui)",
              cfg.arch.name, metrics["test_mse"], metrics["test_mae"],
              metrics["test_mse_ratio_to_naive"], active.info.run_id, cfg.tracking.experiment)

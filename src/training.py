@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import tensorflow as tf
 from omegaconf import DictConfig
 
 from src.data import WindowedData
+
+
+VAL_BATCH = 4096
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,24 +64,47 @@ class _DivergenceGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def use_xla(setting: bool | None) -> bool:
+    """`train.jit_compile`; null: XLA on a CPU-only machine, where it cut epoch times by
+    2-3x here (`make bench`), and not where a GPU is visible, so LSTMs keep the cuDNN
+    kernel. (Keras's own "auto" is the other way round.)"""
+    if setting is not None:
+        return setting
+    return not tf.config.list_physical_devices("GPU")
+
+
 def compile_model(model: keras.Model, cfg: DictConfig) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-                  loss="mse", jit_compile=cfg.jit_compile)
+                  loss="mse", jit_compile=use_xla(cfg.jit_compile),
+                  steps_per_execution=cfg.steps_per_execution)
 
 
-def fit(model: keras.Model, data: WindowedData, cfg: DictConfig,
+def batches(X: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
+    """Fixed-size batches. For training (seed given): reshuffled every epoch, the last
+    partial batch dropped (a different one each epoch), so the step is traced and
+    XLA-compiled for one shape only. Otherwise one pass in order."""
+    data = tf.data.Dataset.from_tensor_slices((X, y))
+    if seed is None:
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    data = data.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(min(batch_size, len(X)), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def fit(model: keras.Model, data: WindowedData, cfg: DictConfig, seed: int,
         callbacks: list[keras.callbacks.Callback] = ()) -> FitResult:
-    """Adam on MSE, early stopping on val_loss with the best weights restored.
+    """Adam on MSE, early stopping on val_loss with the best weights restored; `seed`
+    orders the batches.
 
     `callbacks` see every epoch's logs (MLflow logging, Optuna pruning). Raises
     TrainingDiverged when the loss goes NaN.
     """
-    X_train, y_train = data.model_arrays(data.train)
-    X_val, y_val = data.model_arrays(data.val)
+    train = batches(*data.model_arrays(data.train), cfg.batch_size, seed=seed)
+    # The whole validation split in one batch (up to VAL_BATCH): one shape, one trace.
+    val = batches(*data.model_arrays(data.val), VAL_BATCH)
     compile_model(model, cfg)
     start = time.perf_counter()
     if not model.trainable_weights:  # the naive baseline: nothing to fit
-        val_loss = float(model.evaluate(X_val, y_val, batch_size=cfg.batch_size, verbose=0))
+        val_loss = float(model.evaluate(val, verbose=0))
         return FitResult(epochs=0, best_epoch=0, best_val_loss=val_loss,
                          seconds=time.perf_counter() - start)
 
@@ -85,10 +112,12 @@ def fit(model: keras.Model, data: WindowedData, cfg: DictConfig,
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                             restore_best_weights=True)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    history = model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=cfg.epochs,
-                        batch_size=cfg.batch_size, shuffle=True, verbose=verbose,
+    history = model.fit(train, validation_data=val, epochs=cfg.epochs, verbose=verbose, shuffle=False,
                         callbacks=[clock, guard, stopper, *callbacks])
     seconds = time.perf_counter() - start
+    # Forecasting after training is a few calls on new shapes: compiling each with XLA
+    # would cost more than it saves.
+    model.jit_compile = False
     if guard.diverged_at is not None:
         raise TrainingDiverged(f"loss became NaN or infinite in epoch {guard.diverged_at}; "
                                f"try a lower train.learning_rate (now {cfg.learning_rate})")

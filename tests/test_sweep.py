@@ -18,8 +18,9 @@ from conftest import CONF_DIR, ROOT, make_cfg
 from src.config import UserError
 from src.sweep import sweep
 
-# Tiny studies: small data, two epochs, one or two layers of 2-4 cells.
-FAST = ["data.n_windows=200", "train.epochs=2", "search.space.units.low=2",
+# Tiny studies: small data, two epochs, one or two layers of 2-4 cells, and no XLA, whose
+# compilation would cost more than such trials train (tests/test_train.py covers the default).
+FAST = ["data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
         "search.space.units.high=4", "search.space.depth.high=2",
         "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 

@@ -8,6 +8,7 @@ the same budget even when a sweep is cut short.
 
 import logging
 import os
+import resource
 import signal
 import time
 from dataclasses import dataclass
@@ -33,6 +34,16 @@ class WorkerSpec:
     overrides: list[str]  # the sweep's command-line overrides: the base of every trial
     threads: int          # TensorFlow threads for this process
     conf_dir: str
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux /proc), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def peak_resident_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # kB on Linux
 
 
 def set_threads(threads: int) -> None:
@@ -152,22 +163,25 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         job, study, trial = claimed
         start = time.perf_counter()
         event = {"kind": "trial", "worker": spec.index, "study": job.arch, "trial": trial.number}
+        value = None
         try:
             with studies.heartbeat(study, trial):
                 value = run_trial(trial, job, spec.overrides, space, data_for, experiment_id,
                                   callbacks=[StopOnInterrupt(interrupt)])
-            study.tell(trial, value)
             event.update(state="COMPLETE", value=value)
         except optuna.TrialPruned as pruned:
-            study.tell(trial, state=TrialState.PRUNED)
             event.update(state="PRUNED", note=str(pruned))
         except KeyboardInterrupt:
             study.tell(trial, state=TrialState.FAIL)
             raise
         except Exception as err:  # the trial fails, the study goes on
-            study.tell(trial, state=TrialState.FAIL)
             log.debug("trial %s failed", trial.number, exc_info=True)
-            event.update(state="FAIL", note=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+            first_line = str(err).splitlines()[0] if str(err) else ""
+            event.update(state="FAIL", note=f"{type(err).__name__}: {first_line}")
+        # Memory after each trial: `make bench` reads it, and it shows a leak in a long sweep.
+        trial.set_user_attr("worker_rss_mb", resident_mb())
+        trial.set_user_attr("worker_peak_rss_mb", peak_resident_mb())
+        study.tell(trial, value, state=TrialState[event["state"]])
         event["seconds"] = time.perf_counter() - start
         events.put(event)
     events.put({"kind": "done", "worker": spec.index, "pid": os.getpid()})
