@@ -10,7 +10,7 @@ WORKERS ?= 1
 PORT ?= 5000
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup sweep sweep-quick compare train test bench ui clean-runs
+.PHONY: help setup sweep sweep-quick compare train test bench services services-stop ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,12 @@ test: setup ## run the test suite
 
 bench: setup ## measure training and sweep speed against plain Keras (experiments/bench/)
 	$(PY) -m src.bench $(ARGS)
+
+services: setup ## start PostgreSQL and an MLflow server on 127.0.0.1 (scaling out, see README)
+	scripts/services.sh start
+
+services-stop: ## stop them
+	scripts/services.sh stop
 
 ui: setup ## browse runs in mlflow ui at http://127.0.0.1:5000 (PORT=...)
 	$(PY) -m mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(PORT)

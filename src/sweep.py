@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from src.config import UserError, validate
 from src.data import prepare
+from src import services
 from src.search import studies
 from src.search.space import check_space, parse_space
 
@@ -48,6 +49,8 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     check_space(search.space, cfg)
     studies.build_sampler(search)
     studies.build_pruner(search)
+    services.check_tracking(cfg.tracking.uri)
+    services.check_storage(search.storage)
 
 
 def settings(cfg: DictConfig) -> dict[str, str]:
@@ -73,7 +76,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
     client = MlflowClient()
     wanted = settings(cfg)
     opened = {}
-    with studies.claims_lock(cfg.search):
+    with studies.ClaimsLock(cfg.search).held():
         for arch in cfg.search.archs:
             study = studies.open_study(cfg.search, storage, arch)
             attrs = study.user_attrs
@@ -276,17 +279,24 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     check_sweep(cfg, overrides)
     data = prepare(cfg.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    experiment_id = tracking.use_experiment(cfg.tracking)  # creates the store once, here
-    storage = studies.open_storage(cfg.search)
-    opened = open_studies(cfg, storage, experiment_id, data.fingerprint)
-    baselines, failed_workers = {}, []
     try:
-        baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
-        failed_workers = run_workers(cfg, overrides, opened)
-    except KeyboardInterrupt:
-        summarise(cfg, opened, baselines, interrupted=True)
+        experiment_id = tracking.use_experiment(cfg.tracking)  # creates the store once, here
+        storage = studies.open_storage(cfg.search)
+        opened = open_studies(cfg, storage, experiment_id, data.fingerprint)
+        baselines, failed_workers = {}, []
+        try:
+            baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
+            failed_workers = run_workers(cfg, overrides, opened)
+        except KeyboardInterrupt:
+            summarise(cfg, opened, baselines, interrupted=True)
+            raise
+        rows = summarise(cfg, opened, baselines, interrupted=False)
+    except Exception as err:
+        if services.is_unavailable(err) and not isinstance(err, services.ServiceUnavailable):
+            raise services.ServiceUnavailable(
+                f"{services.describe_unavailable(err)}; once it is back, run the same "
+                f"command again to resume") from None
         raise
-    rows = summarise(cfg, opened, baselines, interrupted=False)
     print(format_table(rows), flush=True)
     if failed_workers:
         raise WorkersFailed(f"{', '.join(failed_workers)} stopped early; "

@@ -1,5 +1,6 @@
 """MLflow: where runs are stored, how a run ends, and what every run holds."""
 
+import os
 import re
 import tempfile
 from contextlib import contextmanager
@@ -14,6 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from src.config import UserError
 
 SQLITE_PREFIX = "sqlite:///"
+
+# A dead tracking server should fail a worker within seconds, not after MLflow's default
+# minutes of retries; a short blip is still retried. Set them yourself to change this.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+# A sweep ends hundreds of runs; MLflow would print two links for each.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def resolve_uri(uri: str) -> str:

@@ -8,6 +8,7 @@ import logging
 
 from omegaconf import DictConfig
 
+from src import services
 from src.config import validate
 from src.data import prepare
 
@@ -20,6 +21,7 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
     is created."""
     validate(cfg)
     data = prepare(cfg.data)
+    services.check_tracking(cfg.tracking.uri)
     from src import tracking  # TensorFlow loads here, not on `--help`
     from src.pipeline import fit_and_log
 

@@ -17,6 +17,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from src.config import UserError, build
+from src.services import redact
 
 # A trial holds a slot of the study's target while it is waiting, running or finished
 # (complete or pruned). Failed trials hold none: another trial takes their place.
@@ -25,7 +26,8 @@ FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def describe_storage(search: DictConfig) -> str:
-    return search.storage or f"journal:{Path(search.journal).resolve()}"
+    """Where the studies live, without a password."""
+    return redact(search.storage) if search.storage else f"journal:{Path(search.journal).resolve()}"
 
 
 def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
@@ -47,24 +49,47 @@ def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
     )
 
 
-def lock_path(search: DictConfig) -> Path:
-    """The file whose lock serialises claiming slots (and creating studies) on this machine."""
-    if search.storage is None:
-        return Path(f"{search.journal}.claims.lock")
-    digest = hashlib.sha256(search.storage.encode()).hexdigest()[:12]
-    return Path(search.journal).parent / f"claims-{digest}.lock"
+class ClaimsLock:
+    """Serialises claiming trial slots (and creating studies) among every process that
+    shares the storage: a file lock beside the journal on one machine, or a PostgreSQL
+    advisory lock, which the server releases if its holder dies, across machines."""
 
+    ADVISORY_KEY = 0x6D616E7932  # any fixed 64-bit number; "many2" in ASCII
 
-@contextmanager
-def claims_lock(search: DictConfig) -> Iterator[None]:
-    path = lock_path(search)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    def __init__(self, search: DictConfig):
+        self.search = search
+        self._engine = None
+        if search.storage and search.storage.startswith("postgresql"):
+            import sqlalchemy
+
+            self._engine = sqlalchemy.create_engine(search.storage, poolclass=sqlalchemy.pool.NullPool)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if self._engine is not None:
+            import sqlalchemy
+
+            with self._engine.connect() as conn:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.ADVISORY_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": self.ADVISORY_KEY})
+            return
+        path = self._path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _path(self) -> Path:
+        if self.search.storage is None:
+            return Path(f"{self.search.journal}.claims.lock")
+        digest = hashlib.sha256(self.search.storage.encode()).hexdigest()[:12]
+        return Path(self.search.journal).parent / f"claims-{digest}.lock"
 
 
 def study_name(search: DictConfig, arch: str) -> str:
@@ -129,11 +154,16 @@ def _owner_is_dead(attrs: dict) -> bool:
 
 def fail_orphans(study: optuna.Study, retries: int) -> list[optuna.trial.FrozenTrial]:
     """Fail RUNNING trials whose worker is gone, and queue a retry of each (up to
-    `retries` times). Heartbeats cover database storage across machines; the worker's
-    pid covers this machine, including the journal file, which has no heartbeats."""
+    `retries` times). Database storage keeps heartbeats, so a trial is failed once its
+    worker, on any machine, has been silent for the grace period; the journal file has
+    none, so there a trial is failed when its worker's process on this machine is gone."""
+    if _has_heartbeats(study._storage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # runs the storage's retry callback
+        return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=retries)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -150,19 +180,26 @@ def fail_orphans(study: optuna.Study, retries: int) -> list[optuna.trial.FrozenT
     return failed
 
 
+def _has_heartbeats(storage) -> bool:
+    return bool(getattr(storage, "get_heartbeat_interval", lambda: None)())
+
+
 @contextmanager
 def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     """Beat for the trial while it runs, where the storage keeps heartbeats."""
     storage = study._storage
-    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
-    if not interval:
+    if not _has_heartbeats(storage):
         yield
         return
+    interval = storage.get_heartbeat_interval()
     stop = threading.Event()
 
     def beat():
         while not stop.is_set():
-            storage.record_heartbeat(trial._trial_id)
+            try:
+                storage.record_heartbeat(trial._trial_id)
+            except Exception:  # the database went away: the trial's own calls will say so
+                return
             stop.wait(interval)
 
     thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)

@@ -10,6 +10,7 @@ import logging
 import os
 import resource
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from src.config import register_configs
+from src.services import describe_unavailable, is_unavailable
 from src.search import studies
 from src.search.space import parse_space
 from src.search.trial import StudyJob, run_trial
 
 log = logging.getLogger(__name__)
+EXIT_SERVICE_LOST = 3
+WAIT_SECONDS = 2.0  # between looks at other workers' running trials, once nothing is left to claim
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ def worker_process(spec: WorkerSpec, events) -> None:
             run_worker(cfg, spec, events, interrupt)
         except KeyboardInterrupt:
             events.put({"kind": "interrupted", "worker": spec.index})
+        except Exception as err:
+            if not is_unavailable(err):
+                raise  # a bug: Python prints the traceback
+            events.put({"kind": "error", "worker": spec.index, "message": describe_unavailable(err)})
+            sys.exit(EXIT_SERVICE_LOST)
+
+
+def _tell_if_possible(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Mark the trial failed if the storage still answers; if not, its heartbeat stops
+    and the next run fails it after the grace period."""
+    try:
+        study.tell(trial, state=TrialState.FAIL)
+    except Exception:
+        pass
 
 
 def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
@@ -117,21 +135,28 @@ def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, arch: str) -> int:
     return 1000 * spec.index + existing
 
 
-def claim(jobs, search: DictConfig, events, worker: int):
+WAIT = "wait"
+
+
+def claim(jobs, search: DictConfig, lock: studies.ClaimsLock, events, worker: int):
     """Under the claims lock: fail dead workers' trials, then take a slot in the study
-    with the fewest, or None when every study is at its target (or out of failures)."""
-    with studies.claims_lock(search):
-        open_jobs = []
+    with the fewest. Returns (job, study, trial); WAIT when the only slots left are held
+    by other workers' running trials, which may yet die and need a retry; None when every
+    study is at its target (or out of failures)."""
+    with lock.held():
+        open_jobs, others_running = [], False
         for job, study in jobs:
             for orphan in studies.fail_orphans(study, search.retries):
                 events.put({"kind": "orphan", "worker": worker, "study": job.arch,
                             "trial": orphan.number})
+            if studies.count(study, (TrialState.FAIL,)) >= search.max_failures:
+                continue
             held = studies.count(study, studies.SLOT_STATES)
-            failed = studies.count(study, (TrialState.FAIL,))
-            if held < search.n_trials and failed < search.max_failures:
+            if held < search.n_trials:
                 open_jobs.append((held, job, study))
+            others_running |= studies.count(study, (TrialState.RUNNING,)) > 0
         if not open_jobs:
-            return None
+            return WAIT if others_running else None
         _, job, study = min(open_jobs, key=lambda item: item[0])
         trial = study.ask()
         for key, value in studies.owner_attrs().items():
@@ -147,6 +172,7 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
     storage = studies.open_storage(cfg.search)
     jobs = load_jobs(cfg, storage, spec)
     space = parse_space(cfg.search.space)
+    lock = studies.ClaimsLock(cfg.search)
     data_cache: dict[str, Any] = {}
 
     def data_for(data_cfg: DictConfig):
@@ -157,9 +183,12 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
 
     while True:
         interrupt.check()
-        claimed = claim(jobs, cfg.search, events, spec.index)
+        claimed = claim(jobs, cfg.search, lock, events, spec.index)
         if claimed is None:
             break
+        if claimed is WAIT:
+            time.sleep(WAIT_SECONDS)
+            continue
         job, study, trial = claimed
         start = time.perf_counter()
         event = {"kind": "trial", "worker": spec.index, "study": job.arch, "trial": trial.number}
@@ -175,6 +204,9 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
             study.tell(trial, state=TrialState.FAIL)
             raise
         except Exception as err:  # the trial fails, the study goes on
+            if is_unavailable(err):  # ...unless the database or tracking server went away
+                _tell_if_possible(study, trial)
+                raise
             log.debug("trial %s failed", trial.number, exc_info=True)
             first_line = str(err).splitlines()[0] if str(err) else ""
             event.update(state="FAIL", note=f"{type(err).__name__}: {first_line}")

@@ -1,0 +1,101 @@
+"""Shared services a sweep can use (a database for Optuna, an MLflow tracking server):
+checked before anything is created, and told apart from trial errors when they go away."""
+
+from src.config import UserError
+
+DATABASE_SCHEMES = ("postgresql", "mysql")
+
+
+class ServiceUnavailable(UserError):
+    """The database or the tracking server cannot be reached."""
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, fit for messages and tags."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    fatal = [line for line in lines if "FATAL" in line]  # PostgreSQL's reason, e.g. bad password
+    return (fatal or lines or [type(err).__name__])[0]
+
+
+def check_database(url: str, what: str) -> None:
+    """Connect once; UserError naming `what`, where, and PostgreSQL's reason."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args=_connect_timeout(url))
+    except ModuleNotFoundError as err:
+        raise UserError(f"{what} {redact(url)} needs the driver '{err.name}': "
+                        f"pip install -e '.[postgres]'") from None
+    except sqlalchemy.exc.ArgumentError as err:
+        raise UserError(f"{what}: not a database URL: {redact(url)} ({_first_line(err)})") from None
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        raise ServiceUnavailable(f"{what} at {redact(url)} is unreachable: {_first_line(err.orig or err)}") from None
+    finally:
+        engine.dispose()
+
+
+def _connect_timeout(url: str) -> dict:
+    return {"connect_timeout": 5} if url.startswith("postgresql") else {}
+
+
+def check_tracking(uri: str) -> None:
+    if uri.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            requests.get(f"{uri.rstrip('/')}/health", timeout=5).raise_for_status()
+        except requests.RequestException as err:
+            raise ServiceUnavailable(f"MLflow tracking server at {uri} is unreachable: "
+                                     f"{_first_line(err)}; start it (make services) or fix tracking.uri") from None
+    elif uri.startswith(DATABASE_SCHEMES):
+        check_database(uri, "MLflow tracking database")
+
+
+def check_storage(url: str | None) -> None:
+    if url is not None:
+        check_database(url, "Optuna storage")
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """Whether an error (or one it was raised from) says a service went away, as opposed
+    to a trial's own failure."""
+    import requests
+    import sqlalchemy
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                            requests.ConnectionError, ServiceUnavailable)):
+            return True
+        text = str(err)
+        if "API request to" in text and ("Max retries exceeded" in text or "Connection" in text):
+            return True  # how MLflow's client reports a server it cannot reach
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def describe_unavailable(err: BaseException) -> str:
+    import sqlalchemy
+
+    chain, seen = [], set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    if any(isinstance(e, sqlalchemy.exc.SQLAlchemyError) for e in chain):
+        database = next(e for e in chain if isinstance(e, sqlalchemy.exc.SQLAlchemyError))
+        return f"lost the database: {_first_line(getattr(database, 'orig', None) or database)}"
+    return f"lost the MLflow tracking server: {_first_line(chain[0])}"
