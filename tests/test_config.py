@@ -36,9 +36,21 @@ EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_preset_composes_with_every_arch(experiment, arch):
     overrides = [f"experiment={experiment}", f"arch={arch}"]
-    if "csv" in experiment:
-        overrides.append("data.path=series.csv")
+    if experiment == "my_csv":
+        overrides += ["data.path=series.csv", "data.columns=[load,price]",
+                      "data.input_steps=24", "data.horizon=6"]
     validate(make_cfg(*overrides))
+
+
+def test_my_csv_preset_needs_only_the_file():
+    with pytest.raises(UserError, match=r"data.path must be set \(the CSV file"):
+        validate(make_cfg("experiment=my_csv"))
+    cfg = make_cfg("experiment=my_csv", "data.path=s.csv", "data.columns=[load]",
+                   "data.input_steps=24", "data.horizon=6")
+    validate(cfg)
+    assert cfg.data.source.path == "s.csv" and list(cfg.data.source.columns) == ["load"]
+    assert (cfg.data.input_steps, cfg.data.horizon) == (24, 6)
+    assert cfg.search.name == cfg.tracking.experiment == "my_csv"
 
 
 def test_seed_question_preset_is_the_seed_setting():

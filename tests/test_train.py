@@ -86,9 +86,9 @@ def test_every_arch_runs_through_the_same_routine(tmp_path, store, arch):
 
 
 @pytest.mark.slow
-def test_csv_and_samples_stacking(tmp_path, store):
+def test_csv_preset_and_samples_stacking(tmp_path, store):
     path = write_csv(tmp_path / "series.csv", rows=400)
-    cfg = make_cfg("data=csv", f"data.path={path}", "data.columns=[load,temp]",
+    cfg = make_cfg("experiment=my_csv", f"data.path={path}", "data.columns=[load,temp]",
                    "data.input_steps=24", "data.horizon=6", "data.stacking=samples",
                    "arch=reshape_head", "arch.units=[4]", *TINY[1:], *store)
     metrics = train(cfg)
