@@ -78,6 +78,10 @@ def _warm(epoch_seconds: list[float]) -> float:
     return statistics.median(epoch_seconds[1:])
 
 
+def _speed_overrides(arch: str, epochs: int, store: list[str]) -> list[str]:
+    return [f"arch={arch}", f"train.epochs={epochs}", f"train.patience={epochs}", "train.verbose=0", *store]
+
+
 def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
     """Per approach, alternately: plain Keras, the project's default path with MLflow
     tracking, the same without XLA, and (reshape_head) without tracking."""
@@ -87,11 +91,11 @@ def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
 
     rows = []
     for arch in APPROACHES:
-        base = [f"arch={arch}", f"train.epochs={bench.epochs}", f"train.patience={bench.epochs}",
-                "train.verbose=0", *store]
-        variants = {"plain": None, "project": base, "project_no_xla": [*base, "train.jit_compile=false"]}
+        base = _speed_overrides(arch, bench.epochs, store)
+        short = _speed_overrides(arch, bench.ablation_epochs, store)  # reported per warm epoch only
+        variants = {"plain": None, "project": base, "project_no_xla": [*short, "train.jit_compile=false"]}
         if arch == "reshape_head":
-            variants["project_untracked"] = base
+            variants["project_untracked"] = short
         runs = {name: [] for name in variants}
         data = _seed_data(compose(base))
         for _ in range(bench.repeats):
@@ -153,16 +157,21 @@ def sweep_throughput(compose, bench: DictConfig, tmp: Path) -> list[dict]:
 
 
 def pruning(compose, bench: DictConfig, tmp: Path) -> list[dict]:
-    """The same seeded study with the default pruner and with none: epochs and best loss."""
+    """The same seeded study with the default pruner and with none: epochs and best loss.
+    Both sample with the same seeded random sampler, so they try the same configurations
+    and differ only in what the pruner stops (TPE would also learn from the pruned trials
+    and wander off along another path)."""
     import mlflow
 
+    same_configurations = ["search.sampler._target_=optuna.samplers.RandomSampler",
+                           "~search.sampler.n_startup_trials"]
     rows = []
     for label, pruner in (("median pruner", []), ("no pruning", ["search.pruner._target_=optuna.pruners.NopPruner",
                                                                   "~search.pruner.n_startup_trials",
                                                                   "~search.pruner.n_warmup_steps"])):
         name = "pruned" if not pruner else "unpruned"
         args = [*_sweep_args(tmp, name, bench), f"search.n_trials={bench.pruning_trials}",
-                f"train.epochs={bench.pruning_epochs}", *pruner]
+                f"train.epochs={bench.pruning_epochs}", *same_configurations, *pruner]
         seconds, study = _sweep(compose, args)
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
         trials = mlflow.search_runs(experiment_names=["bench"],
@@ -182,7 +191,9 @@ def memory(compose, bench: DictConfig, tmp: Path) -> dict:
     rss = [t.user_attrs["worker_rss_mb"] for t in sorted(study.trials, key=lambda t: t.number)]
     peak = max(t.user_attrs["worker_peak_rss_mb"] for t in study.trials)
     return {"trials": len(rss), "rss_mb": rss, "peak_rss_mb": peak,
-            "growth_mb_trial2_to_last": rss[-1] - rss[1]}
+            "growth_mb_trial2_to_last": rss[-1] - rss[1],
+            "trials_per_process": compose(args).search.trials_per_process,
+            "processes": len({t.user_attrs["worker_pid"] for t in study.trials})}
 
 
 # --- start-up ---------------------------------------------------------------------------
@@ -213,10 +224,14 @@ def startup(bench: DictConfig, store: list[str]) -> dict:
                        capture_output=True)
         helps.append(time.time() - start)
         start = time.time()
-        out = subprocess.run([sys.executable, "-c", FIRST_EPOCH_PROBE, "train.epochs=1", "train.verbose=0",
-                              "tracking.log_model=false", *store], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout
-        mark = next(line for line in out.splitlines() if line.startswith("FIRST_EPOCH"))
+        probe = subprocess.Popen([sys.executable, "-c", FIRST_EPOCH_PROBE, "train.epochs=1", "train.verbose=0",
+                                  "tracking.log_model=false", *store], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+        mark = next((line for line in probe.stdout if line.startswith("FIRST_EPOCH")), None)
+        probe.kill()  # the rest of the run is not start-up
+        probe.wait()
+        if mark is None:
+            raise RuntimeError("the start-up probe ended before its first epoch")
         firsts.append(float(mark.split()[1]) - start)
     return {"help_s": statistics.median(helps), "first_epoch_s": statistics.median(firsts)}
 
@@ -261,14 +276,15 @@ def report(results: dict) -> str:
                   ("trials", "trials", "{}"), ("seconds", "seconds", "{:.0f}"),
                   ("trials_per_minute", "trials / min", "{:.2f}"), ("x", "× 1 worker", "{:.2f}")]), ""]
     prune = results["pruning"]
-    lines += ["**4. Pruning** (same seeded study; target: at least 40 % fewer epochs, best loss within 2 %)", "",
+    lines += ["**4. Pruning** (the same seeded random configurations with and without the median pruner; target: at least 40 % fewer epochs, best loss within 2 %)", "",
               format_table([{**r, "epochs_x": r["total_epochs"] / prune[1]["total_epochs"],
                              "loss_x": r["best_val_loss"] / prune[1]["best_val_loss"]} for r in prune], [
                   ("variant", "variant", "{}"), ("total_epochs", "epochs", "{}"), ("pruned", "pruned", "{}"),
                   ("epochs_x", "epochs × no pruning", "{:.2f}"), ("best_val_loss", "best val loss", "{:.4f}"),
                   ("loss_x", "loss × no pruning", "{:.3f}"), ("seconds", "seconds", "{:.0f}")]), ""]
     mem = results["memory"]
-    lines += [f"**5. Memory** (one worker, {mem['trials']} trials; target: growth under 100 MB): resident "
+    lines += [f"**5. Memory** (one worker, {mem['trials']} trials in {mem['processes']} process(es), "
+              f"`search.trials_per_process={mem['trials_per_process']}`; target: growth under 100 MB): resident "
               f"{mem['rss_mb'][1]:.0f} MB after trial 2, {mem['rss_mb'][-1]:.0f} MB after trial {mem['trials']} "
               f"(growth {mem['growth_mb_trial2_to_last']:+.0f} MB), peak {mem['peak_rss_mb']:.0f} MB.", ""]
     start = results["startup"]

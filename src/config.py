@@ -108,6 +108,7 @@ class SearchConfig:
     n_trials: int = 12                    # per study, in total over every run and worker
     workers: int = 1
     threads_per_worker: Optional[int] = None  # None: CPU cores / workers
+    trials_per_process: Optional[int] = 1     # a fresh worker process after this many; None: never
     storage: Optional[str] = None         # None: the journal file below; else a database URL
     journal: str = "experiments/optuna/journal.log"
     max_failures: int = 5                 # a study stops after this many failed trials
@@ -132,6 +133,7 @@ class CompareConfig:
 class BenchConfig:
     repeats: int = 3            # medians over this many alternated repeats
     epochs: int = 30            # training-speed runs, early stopping off
+    ablation_epochs: int = 10   # XLA-off and untracked variants: only their warm epochs count
     sweep_windows: int = 600    # data for the sweep measurements
     throughput_trials: int = 6
     throughput_epochs: int = 8

@@ -46,6 +46,8 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     for key in ("n_trials", "workers", "max_failures"):
         if search[key] < 1:
             raise UserError(f"search.{key} must be at least 1, got {search[key]}")
+    if search.trials_per_process is not None and search.trials_per_process < 1:
+        raise UserError(f"search.trials_per_process must be at least 1 or null, got {search.trials_per_process}")
     check_space(search.space, cfg)
     studies.build_sampler(search)
     studies.build_pruner(search)
@@ -168,55 +170,81 @@ class WorkersFailed(RuntimeError):
     """A worker process ended abnormally; its trials are resumed by the next run."""
 
 
+def worker_context():
+    """Worker processes fork from a server that has imported TensorFlow, MLflow and
+    Optuna once, so a fresh process per trial starts in milliseconds, not seconds.
+    Fresh processes are what keep a long sweep's memory flat: TensorFlow keeps memory
+    from every model it has compiled, `clear_session` or not."""
+    from src.search.worker import PRELOAD
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str]:
-    """Start the workers and follow them: a progress bar over finished trials and one
-    line per trial. Ctrl+C stops every worker cleanly. Returns the workers that failed."""
+    """Keep `search.workers` worker processes going until the studies are done, each
+    replaced by a fresh one after `search.trials_per_process` trials; show a progress bar
+    over finished trials and one line per trial. Ctrl+C stops every worker cleanly.
+    Returns the workers that failed."""
     from tqdm import tqdm
 
     from src.cli import CONF_DIR
-    from src.search.worker import WorkerSpec, worker_process
+    from src.search.worker import EXIT_RECYCLE, WorkerSpec, worker_process
 
     search = cfg.search
     threads = search.threads_per_worker or max(1, (os.cpu_count() or 1) // search.workers)
-    context = multiprocessing.get_context("spawn")
+    context = worker_context()
     events = context.Queue()
-    workers = [context.Process(target=worker_process, name=f"sweep-worker-{i}",
-                               args=(WorkerSpec(i, list(overrides), threads, str(CONF_DIR)), events))
-               for i in range(search.workers)]
+
+    def start(index: int):
+        spec = WorkerSpec(index, list(overrides), threads, str(CONF_DIR), search.trials_per_process)
+        process = context.Process(target=worker_process, name=f"sweep-worker-{index}", args=(spec, events))
+        process.start()
+        return process
+
     target = search.n_trials * len(opened)
     finished = sum(studies.count(study, studies.FINISHED_STATES) for study, _ in opened.values())
     bar = tqdm(total=target, initial=min(finished, target), desc="trials", unit="trial",
                disable=None, dynamic_ncols=True)
-    for worker in workers:
-        worker.start()
+    running = {index: start(index) for index in range(search.workers)}
+    failed = []
     try:
-        while any(w.is_alive() for w in workers) or not events.empty():
+        while running or not events.empty():
             try:
                 event = events.get(timeout=0.5)
             except queue.Empty:
-                continue
-            line = describe_event(event)
-            if line:
-                bar.write(line)
-            if event.get("state") in ("COMPLETE", "PRUNED"):
-                bar.update(1)
+                event = None
+            if event is not None:
+                line = describe_event(event)
+                if line:
+                    bar.write(line)
+                if event.get("state") in ("COMPLETE", "PRUNED"):
+                    bar.update(1)
+            for index, process in list(running.items()):
+                if process.is_alive():
+                    continue
+                process.join()
+                del running[index]
+                if process.exitcode == EXIT_RECYCLE:
+                    running[index] = start(index)
+                elif process.exitcode != 0:
+                    failed.append(f"{process.name} (exit code {process.exitcode})")
     except KeyboardInterrupt:
         # From a terminal every worker got the Ctrl+C too; pass it on to any still running
         # after a moment (the coordinator alone was signalled), and end stragglers later.
-        for worker in workers:
-            worker.join(timeout=5)
-            if worker.is_alive():
-                os.kill(worker.pid, signal.SIGINT)
-        for worker in workers:
-            worker.join(timeout=60)
-            if worker.is_alive():
-                worker.terminate()
+        for process in running.values():
+            process.join(timeout=5)
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+        for process in running.values():
+            process.join(timeout=60)
+            if process.is_alive():
+                process.terminate()
         raise
     finally:
         bar.close()
-    for worker in workers:
-        worker.join()
-    return [f"{w.name} (exit code {w.exitcode})" for w in workers if w.exitcode != 0]
+    return failed
 
 
 def describe_event(event: dict) -> str | None:
@@ -285,7 +313,10 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
         opened = open_studies(cfg, storage, experiment_id, data.fingerprint)
         baselines, failed_workers = {}, []
         try:
-            baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
+            # Under the claims lock: sweeps started together on several machines train
+            # each baseline once, and the others reuse its run.
+            with studies.ClaimsLock(cfg.search).held():
+                baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
             failed_workers = run_workers(cfg, overrides, opened)
         except KeyboardInterrupt:
             summarise(cfg, opened, baselines, interrupted=True)

@@ -125,11 +125,32 @@ def test_two_workers_share_a_study_on_postgres_and_a_tracking_server(services, t
     run_sweep(args)
     study = _study(services, "shared")
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
-    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 2
+    assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
+    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 4  # a fresh process per trial
     _assert_consistent(study, 4, services.tracking, "shared")
     client, children = _children(services.tracking, "shared")
     artifacts = {a.path for a in client.list_artifacts(children[0].info.run_id)}
     assert {"config.yaml", "forecast.png", "model"} <= artifacts  # through the server's artifact proxy
+
+
+def test_sweeps_started_together_on_two_machines_share_studies_and_baselines(services, tmp_path):
+    """Two coordinators, each with its own working folder (as on two machines), run the
+    same command at once: one parent run per study, each baseline trained once."""
+    name = "machines"
+    commands = [[*_args(services, name, tmp_path, services.tracking), "search.n_trials=4",
+                 "search.baselines=[naive]", "train.epochs=3",
+                 f"search.journal={tmp_path}/machine{i}/journal.log"] for i in range(2)]
+    procs = [_popen(args) for args in commands]
+    outputs = [proc.communicate(timeout=300)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    study = _study(services, name)
+    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
+    _assert_consistent(study, 4, services.tracking, name)
+    client = MlflowClient(tracking_uri=services.tracking)
+    experiment = client.get_experiment_by_name("scale").experiment_id
+    for role in ("study", "baseline"):
+        found = client.search_runs([experiment], f"tags.role = '{role}' and tags.sweep = '{name}'")
+        assert len(found) == 1, [r.info.run_name for r in found]
 
 
 def test_killed_worker_is_failed_after_the_grace_period_and_retried(services, tmp_path):

@@ -129,9 +129,17 @@ def test_two_workers_share_a_study(tmp_path, sweep_args):
                "search.workers=2", "train.epochs=3"])
     study = load(tmp_path, "sweep-linear")
     assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
-    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 2
+    assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
+    assert len({t.user_attrs["worker_pid"] for t in study.trials}) == 4  # a fresh process per trial
     _, children = runs(tmp_path, "tags.role = 'trial'")
     assert sorted(int(r.data.tags["trial_number"]) for r in children) == [0, 1, 2, 3]
+
+
+def test_one_process_per_worker_when_asked(tmp_path, sweep_args):
+    run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=3",
+               "search.trials_per_process=null", "train.epochs=1"])
+    study = load(tmp_path, "sweep-linear")
+    assert len(study.trials) == 3 and len({t.user_attrs["worker_pid"] for t in study.trials}) == 1
 
 
 @pytest.mark.slow

@@ -50,9 +50,10 @@ def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
 
 
 class ClaimsLock:
-    """Serialises claiming trial slots (and creating studies) among every process that
-    shares the storage: a file lock beside the journal on one machine, or a PostgreSQL
-    advisory lock, which the server releases if its holder dies, across machines."""
+    """Serialises claiming trial slots, creating studies and training baselines among
+    every process that shares the storage: a file lock beside the journal on one machine,
+    or a PostgreSQL advisory lock, which the server releases if its holder dies, across
+    machines."""
 
     ADVISORY_KEY = 0x6D616E7932  # any fixed 64-bit number; "many2" in ASCII
 

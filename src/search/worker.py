@@ -29,6 +29,13 @@ from src.search.trial import StudyJob, run_trial
 
 log = logging.getLogger(__name__)
 EXIT_SERVICE_LOST = 3
+EXIT_RECYCLE = 75  # ran its share of trials and more are left: the coordinator starts a fresh one
+# Imported once by the server that forks worker processes (src.sweep.worker_context), so a
+# fresh process per trial pays none of it; missing optional ones are skipped.
+PRELOAD = ["src.search.worker", "src.pipeline", "src.plots", "src.tracking", "matplotlib.pyplot",
+           "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store",
+           "alembic.migration", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
+           "optuna.storages.journal", "psycopg"]
 WAIT_SECONDS = 2.0  # between looks at other workers' running trials, once nothing is left to claim
 
 
@@ -38,6 +45,7 @@ class WorkerSpec:
     overrides: list[str]  # the sweep's command-line overrides: the base of every trial
     threads: int          # TensorFlow threads for this process
     conf_dir: str
+    max_trials: int | None = None  # then exit with EXIT_RECYCLE; None: run until nothing is left
 
 
 def resident_mb() -> float:
@@ -96,7 +104,7 @@ def worker_process(spec: WorkerSpec, events) -> None:
     with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
         cfg = compose("config", overrides=spec.overrides)
         try:
-            run_worker(cfg, spec, events, interrupt)
+            more = run_worker(cfg, spec, events, interrupt)
         except KeyboardInterrupt:
             events.put({"kind": "interrupted", "worker": spec.index})
         except Exception as err:
@@ -104,6 +112,8 @@ def worker_process(spec: WorkerSpec, events) -> None:
                 raise  # a bug: Python prints the traceback
             events.put({"kind": "error", "worker": spec.index, "message": describe_unavailable(err)})
             sys.exit(EXIT_SERVICE_LOST)
+    if more:
+        sys.exit(EXIT_RECYCLE)
 
 
 def _tell_if_possible(study: optuna.Study, trial: optuna.Trial) -> None:
@@ -161,10 +171,13 @@ def claim(jobs, search: DictConfig, lock: studies.ClaimsLock, events, worker: in
         trial = study.ask()
         for key, value in studies.owner_attrs().items():
             trial.set_user_attr(key, value)
+        trial.set_user_attr("worker", worker)
         return job, study, trial
 
 
-def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) -> None:
+def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
+    """Claim and run trials until none is left (returns False) or until `spec.max_trials`
+    have run (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data import prepare
 
@@ -181,7 +194,10 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
             data_cache[key] = prepare(data_cfg)
         return data_cache[key]
 
+    ran = 0
     while True:
+        if spec.max_trials is not None and ran >= spec.max_trials:
+            return True
         interrupt.check()
         claimed = claim(jobs, cfg.search, lock, events, spec.index)
         if claimed is None:
@@ -216,4 +232,6 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         study.tell(trial, value, state=TrialState[event["state"]])
         event["seconds"] = time.perf_counter() - start
         events.put(event)
+        ran += 1
     events.put({"kind": "done", "worker": spec.index, "pid": os.getpid()})
+    return False
