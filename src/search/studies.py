@@ -30,6 +30,17 @@ def describe_storage(search: DictConfig) -> str:
     return redact(search.storage) if search.storage else f"journal:{Path(search.journal).resolve()}"
 
 
+@contextmanager
+def known_warnings_ignored() -> Iterator[None]:
+    """Optuna warns about what this module does on purpose: its experimental heartbeat
+    arguments and retry callback, and heartbeats outside Study.optimize (heartbeat()
+    below beats for each trial itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+        yield
+
+
 def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
     """The journal file by default (safe for several processes on one machine), or the
     database at `search.storage`, with heartbeats so dead workers' trials are failed."""
@@ -38,15 +49,14 @@ def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         backend = optuna.storages.journal.JournalFileBackend(str(path))
         return optuna.storages.JournalStorage(backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with known_warnings_ignored():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=search.retries)
-    return optuna.storages.RDBStorage(
-        search.storage,
-        heartbeat_interval=search.heartbeat_interval,
-        grace_period=search.grace_period,
-        heartbeat_stale_trial_callback=retry,
-    )
+        return optuna.storages.RDBStorage(
+            search.storage,
+            heartbeat_interval=search.heartbeat_interval,
+            grace_period=search.grace_period,
+            heartbeat_stale_trial_callback=retry,
+        )
 
 
 class ClaimsLock:
@@ -159,12 +169,10 @@ def fail_orphans(study: optuna.Study, retries: int) -> list[optuna.trial.FrozenT
     worker, on any machine, has been silent for the grace period; the journal file has
     none, so there a trial is failed when its worker's process on this machine is gone."""
     if _has_heartbeats(study._storage):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with known_warnings_ignored():
             optuna.storages.fail_stale_trials(study)  # runs the storage's retry callback
         return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with known_warnings_ignored():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=retries)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -168,7 +168,8 @@ def claim(jobs, search: DictConfig, lock: studies.ClaimsLock, events, worker: in
         if not open_jobs:
             return WAIT if others_running else None
         _, job, study = min(open_jobs, key=lambda item: item[0])
-        trial = study.ask()
+        with studies.known_warnings_ignored():
+            trial = study.ask()
         for key, value in studies.owner_attrs().items():
             trial.set_user_attr(key, value)
         trial.set_user_attr("worker", worker)
