@@ -190,7 +190,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
     from tqdm import tqdm
 
     from src.cli import CONF_DIR
-    from src.search.worker import EXIT_RECYCLE, WorkerSpec, worker_process
+    from src.search.worker import EXIT_INTERRUPTED, EXIT_RECYCLE, WorkerSpec, worker_process
 
     search = cfg.search
     threads = search.threads_per_worker or max(1, (os.cpu_count() or 1) // search.workers)
@@ -208,7 +208,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
     bar = tqdm(total=target, initial=min(finished, target), desc="trials", unit="trial",
                disable=None, dynamic_ncols=True)
     running = {index: start(index) for index in range(search.workers)}
-    failed = []
+    failed, interrupted = [], False
     try:
         while running or not events.empty():
             try:
@@ -226,10 +226,14 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
                     continue
                 process.join()
                 del running[index]
-                if process.exitcode == EXIT_RECYCLE:
+                if process.exitcode == EXIT_RECYCLE and not interrupted:
                     running[index] = start(index)
-                elif process.exitcode != 0:
+                elif process.exitcode == EXIT_INTERRUPTED:
+                    interrupted = True  # Ctrl+C reached the workers: the sweep stops
+                elif process.exitcode not in (0, EXIT_RECYCLE):
                     failed.append(f"{process.name} (exit code {process.exitcode})")
+        if interrupted:
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         # From a terminal every worker got the Ctrl+C too; pass it on to any still running
         # after a moment (the coordinator alone was signalled), and end stragglers later.

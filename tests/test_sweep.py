@@ -200,11 +200,15 @@ def test_killed_worker_then_rerun(tmp_path, sweep_args):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args):
+@pytest.mark.parametrize("to", ["terminal", "worker"])
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    _wait_for_running_trial(tmp_path, "sweep-linear")
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends
+    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    if to == "terminal":
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends
+    else:  # the worker alone: the sweep stops all the same
+        os.kill(int(running.user_attrs["worker_pid"]), signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "run the same command again to resume" in output

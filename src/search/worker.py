@@ -29,6 +29,7 @@ from src.search.trial import StudyJob, run_trial
 
 log = logging.getLogger(__name__)
 EXIT_SERVICE_LOST = 3
+EXIT_INTERRUPTED = 130  # Ctrl+C: its trial was marked failed and its run closed
 EXIT_RECYCLE = 75  # ran its share of trials and more are left: the coordinator starts a fresh one
 # Imported once by the server that forks worker processes (src.sweep.worker_context), so a
 # fresh process per trial pays none of it; missing optional ones are skipped.
@@ -103,10 +104,12 @@ def worker_process(spec: WorkerSpec, events) -> None:
     register_configs()
     with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
         cfg = compose("config", overrides=spec.overrides)
+        more = False
         try:
             more = run_worker(cfg, spec, events, interrupt)
         except KeyboardInterrupt:
             events.put({"kind": "interrupted", "worker": spec.index})
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as err:
             if not is_unavailable(err):
                 raise  # a bug: Python prints the traceback
