@@ -68,34 +68,36 @@ def check_storage(url: str | None) -> None:
         check_database(url, "Optuna storage")
 
 
+def _causes(err: BaseException | None) -> list[BaseException]:
+    """The error and those it was raised from or during, outermost first."""
+    chain = []
+    while err is not None and all(err is not seen for seen in chain):
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    return chain
+
+
 def is_unavailable(err: BaseException) -> bool:
     """Whether an error (or one it was raised from) says a service went away, as opposed
     to a trial's own failure."""
     import requests
     import sqlalchemy
 
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-                            requests.ConnectionError, ServiceUnavailable)):
+    for cause in _causes(err):
+        if isinstance(cause, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                              requests.ConnectionError, ServiceUnavailable)):
             return True
-        text = str(err)
+        text = str(cause)
         if "API request to" in text and ("Max retries exceeded" in text or "Connection" in text):
             return True  # how MLflow's client reports a server it cannot reach
-        err = err.__cause__ or err.__context__
     return False
 
 
 def describe_unavailable(err: BaseException) -> str:
     import sqlalchemy
 
-    chain, seen = [], set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        chain.append(err)
-        err = err.__cause__ or err.__context__
-    if any(isinstance(e, sqlalchemy.exc.SQLAlchemyError) for e in chain):
-        database = next(e for e in chain if isinstance(e, sqlalchemy.exc.SQLAlchemyError))
+    chain = _causes(err)
+    database = next((e for e in chain if isinstance(e, sqlalchemy.exc.SQLAlchemyError)), None)
+    if database is not None:
         return f"lost the database: {_first_line(getattr(database, 'orig', None) or database)}"
     return f"lost the MLflow tracking server: {_first_line(chain[0])}"

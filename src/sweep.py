@@ -226,11 +226,12 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
                     continue
                 process.join()
                 del running[index]
-                if process.exitcode == EXIT_RECYCLE and not interrupted:
-                    running[index] = start(index)
-                elif process.exitcode == EXIT_INTERRUPTED:
+                if process.exitcode == EXIT_INTERRUPTED:
                     interrupted = True  # Ctrl+C reached the workers: the sweep stops
-                elif process.exitcode not in (0, EXIT_RECYCLE):
+                elif process.exitcode == EXIT_RECYCLE:
+                    if not interrupted:
+                        running[index] = start(index)
+                elif process.exitcode != 0:
                     failed.append(f"{process.name} (exit code {process.exitcode})")
         if interrupted:
             raise KeyboardInterrupt

@@ -238,6 +238,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
     ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
     ("search.n_trials=0", "search.n_trials must be at least 1"),
+    ("search.trials_per_process=0", "search.trials_per_process must be at least 1 or null"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
 ])
 def test_bad_search_space_creates_nothing(tmp_path, sweep_args, override, message):

@@ -75,18 +75,23 @@ class ClaimsLock:
 
             self._engine = sqlalchemy.create_engine(search.storage, poolclass=sqlalchemy.pool.NullPool)
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        if self._engine is not None:
-            import sqlalchemy
+    def held(self):
+        """A context manager holding the lock."""
+        return self._advisory_lock() if self._engine is not None else self._file_lock()
 
-            with self._engine.connect() as conn:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.ADVISORY_KEY})
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": self.ADVISORY_KEY})
-            return
+    @contextmanager
+    def _advisory_lock(self) -> Iterator[None]:
+        import sqlalchemy
+
+        with self._engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": self.ADVISORY_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": self.ADVISORY_KEY})
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
         path = self._path()
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as handle:

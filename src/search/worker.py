@@ -108,7 +108,6 @@ def worker_process(spec: WorkerSpec, events) -> None:
         try:
             more = run_worker(cfg, spec, events, interrupt)
         except KeyboardInterrupt:
-            events.put({"kind": "interrupted", "worker": spec.index})
             sys.exit(EXIT_INTERRUPTED)
         except Exception as err:
             if not is_unavailable(err):
@@ -237,5 +236,4 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         event["seconds"] = time.perf_counter() - start
         events.put(event)
         ran += 1
-    events.put({"kind": "done", "worker": spec.index, "pid": os.getpid()})
     return False
