@@ -21,7 +21,10 @@ PY=${PY:-.venv/bin/python}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 PGDATA="$DIR/postgres"
-URL_BASE="postgresql+psycopg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT"
+# No password in any URL or command line (`ps` shows those to every local user): libpq reads
+# it from this file, readable by its owner only. Point PGPASSFILE at it to use the URLs below.
+PGPASS="$DIR/pgpass"
+URL_BASE="postgresql+psycopg://$PG_USER@127.0.0.1:$PG_PORT"
 
 pg_bin() {
     if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
@@ -44,7 +47,7 @@ start_postgres() {
     if [ ! -f "$PGDATA/PG_VERSION" ]; then
         mkdir -p "$PGDATA"
         local pwfile="$DIR/.pgpass.init"
-        printf '%s\n' "$PG_PASSWORD" > "$pwfile"
+        (umask 077 && printf '%s\n' "$PG_PASSWORD" >"$pwfile")
         if [ "$(id -u)" = 0 ]; then chown -R postgres "$PGDATA" "$pwfile"; chmod 755 "$DIR"; fi
         as_pg "$bin/initdb" -D "$PGDATA" -U "$PG_USER" --pwfile="$pwfile" \
             --auth-host=scram-sha-256 --auth-local=scram-sha-256 >"$DIR/initdb.log"
@@ -55,10 +58,11 @@ start_postgres() {
         as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=''" start >/dev/null
     fi
+    (umask 077 && printf '127.0.0.1:%s:*:%s:%s\n' "$PG_PORT" "$PG_USER" "$PG_PASSWORD" >"$PGPASS")
     for db in optuna mlflow; do
-        if ! PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+        if ! PGPASSFILE=$PGPASS psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
                 "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
-            PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $db"
+            PGPASSFILE=$PGPASS psql -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $db"
         fi
     done
 }
@@ -67,7 +71,7 @@ start_mlflow() {
     mlflow_running && return
     mkdir -p "$DIR/artifacts"
     # Its own session, so `stop` ends the server and its workers together.
-    setsid "$PY" -m mlflow server --backend-store-uri "$URL_BASE/mlflow" \
+    PGPASSFILE=$PGPASS setsid "$PY" -m mlflow server --backend-store-uri "$URL_BASE/mlflow" \
         --artifacts-destination "$DIR/artifacts" --serve-artifacts \
         --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 >"$DIR/mlflow.log" 2>&1 &
     echo $! >"$DIR/mlflow.pid"
@@ -97,6 +101,7 @@ case "${1:-}" in
         start_postgres
         start_mlflow
         echo "PostgreSQL on 127.0.0.1:$PG_PORT, MLflow server on http://127.0.0.1:$MLFLOW_PORT. Use:"
+        echo "  export PGPASSFILE=$PGPASS"
         echo "  search.storage=$URL_BASE/optuna tracking.uri=http://127.0.0.1:$MLFLOW_PORT"
         ;;
     stop)

@@ -1,23 +1,18 @@
 """Shared services a sweep can use (a database for Optuna, an MLflow tracking server):
 checked before anything is created, and told apart from trial errors when they go away."""
 
-from src.config import UserError
+import os
+from pathlib import Path
 
-DATABASE_SCHEMES = ("postgresql", "mysql")
+from src.config import UserError
+from src.redact import redact
+
+DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
+SQLITE_PREFIX = "sqlite:///"
 
 
 class ServiceUnavailable(UserError):
     """The database or the tracking server cannot be reached."""
-
-
-def redact(url: str) -> str:
-    """A database URL without its password, fit for messages and tags."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
 
 
 def _first_line(err: BaseException) -> str:
@@ -51,16 +46,39 @@ def _connect_timeout(url: str) -> dict:
 
 
 def check_tracking(uri: str) -> None:
+    """A store MLflow can open and write: a SQLite file in a writable folder, a reachable
+    tracking server, or a reachable database. Creates nothing."""
     if uri.startswith(("http://", "https://")):
         import requests
 
         try:
             requests.get(f"{uri.rstrip('/')}/health", timeout=5).raise_for_status()
         except requests.RequestException as err:
-            raise ServiceUnavailable(f"MLflow tracking server at {uri} is unreachable: "
-                                     f"{_first_line(err)}; start it (make services) or fix tracking.uri") from None
+            raise ServiceUnavailable(f"MLflow tracking server at {redact(uri)} is unreachable: "
+                                     f"{redact(_first_line(err))}; start it (make services) or fix tracking.uri") from None
     elif uri.startswith(DATABASE_SCHEMES):
         check_database(uri, "MLflow tracking database")
+    elif uri.startswith(SQLITE_PREFIX):
+        _check_sqlite_path(Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve(), uri)
+    else:
+        raise UserError(f"tracking.uri: cannot use '{redact(uri)}'; use sqlite:///path/to/mlflow.db, "
+                        f"http(s)://host:port (an MLflow server) or a database URL (postgresql://...)")
+
+
+def _check_sqlite_path(path: Path, uri: str) -> None:
+    """The file, or the first folder on its way that exists, must be writable."""
+    if path.is_dir():
+        raise UserError(f"tracking.uri: {path} is a folder; name the database file, e.g. {uri.rstrip('/')}/mlflow.db")
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise UserError(f"tracking.uri: cannot write the MLflow store {path}")
+        return
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserError(f"tracking.uri: cannot create the MLflow store {path}: "
+                        f"{ancestor} is not a writable folder")
 
 
 def check_storage(url: str | None) -> None:
@@ -99,5 +117,5 @@ def describe_unavailable(err: BaseException) -> str:
     chain = _causes(err)
     database = next((e for e in chain if isinstance(e, sqlalchemy.exc.SQLAlchemyError)), None)
     if database is not None:
-        return f"lost the database: {_first_line(getattr(database, 'orig', None) or database)}"
-    return f"lost the MLflow tracking server: {_first_line(chain[0])}"
+        return redact(f"lost the database: {_first_line(getattr(database, 'orig', None) or database)}")
+    return redact(f"lost the MLflow tracking server: {_first_line(chain[0])}")

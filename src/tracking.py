@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import UserError
+from src.redact import redact
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -66,7 +67,7 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     A child run is tied to its parent by the `mlflow.parentRunId` tag, which needs no
     active parent in this process (sweep workers are separate processes).
     """
-    tags = dict(tags or {})
+    tags = {key: redact(str(value)) for key, value in (tags or {}).items()}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
@@ -94,7 +95,7 @@ def flatten(cfg: DictConfig, only: tuple[str, ...] = RUN_KEYS) -> dict[str, str]
             for key, value in node.items():
                 walk(value, f"{prefix}.{key}" if prefix else str(key))
         else:
-            out[prefix] = str(node)
+            out[prefix] = redact(str(node))
 
     container = OmegaConf.to_container(cfg, resolve=True)
     walk({k: v for k, v in container.items() if k in only}, "")
@@ -125,4 +126,4 @@ def log_model(model: keras.Model) -> None:
 
 def log_config(cfg: DictConfig) -> None:
     mlflow.log_params(flatten(cfg))
-    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    mlflow.log_text(redact(OmegaConf.to_yaml(cfg, resolve=True)), "config.yaml")

@@ -15,6 +15,7 @@ from src import tracking
 from src.config import ParamSpec, validate
 from src.data import WindowedData
 from src.pipeline import fit_and_log
+from src.redact import redact
 from src.search.space import suggest_overrides
 
 
@@ -46,7 +47,7 @@ def merge_overrides(base: list[str], extra: list[str]) -> list[str]:
 def reproduce_command(overrides: list[str]) -> str:
     """`python -m src.train` with the overrides that matter to one run (not search.*)."""
     kept = [o for o in overrides if not o.lstrip("+~").startswith("search")]
-    return " ".join(["python -m src.train", *(shlex.quote(o) for o in kept)])
+    return redact(" ".join(["python -m src.train", *(shlex.quote(o) for o in kept)]))
 
 
 @dataclass(frozen=True)

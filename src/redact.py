@@ -1,0 +1,32 @@
+"""Passwords in URLs (`scheme://user:password@host`) never leave the process: every MLflow
+param, tag, artifact text, log line and error message goes through `redact`."""
+
+import logging
+import re
+
+# user:password@ right after a scheme; a password cannot hold '@', '/' or spaces unencoded.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+(?P<at>@)")
+HIDDEN = "***"
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(rf"\g<head>{HIDDEN}\g<at>", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Formats each record's message once and redacts it, for every handler it is on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logging() -> None:
+    """Put the filter on every handler of the root logger (Hydra's job logging)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
