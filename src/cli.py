@@ -1,5 +1,7 @@
 """Shared entry point for the Hydra apps: user errors become one line and exit code 2."""
 
+import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -8,13 +10,14 @@ import hydra
 from omegaconf import DictConfig
 
 from src.config import UserError, register_configs
+from src.redact import redact, redact_logging
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_USER_ERROR = 2
 
 
 def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {redact(message)}", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
 
 
@@ -33,12 +36,84 @@ def check_group_choices(args: list[str], conf_dir: Path = CONF_DIR) -> None:
             fail(f"unknown {group} '{value}'; available: {', '.join(options)}")
 
 
+def _hydra_arguments() -> argparse.ArgumentParser:
+    """The part of Hydra's command line that matters here: which arguments are overrides."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("overrides", nargs="*")
+    for flag in ("--help", "-h", "--hydra-help", "--version", "--resolve", "--multirun", "-m",
+                 "--run", "-r"):
+        parser.add_argument(flag, action="store_true")
+    for flag in ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name",
+                 "-cn", "--config-dir", "-cd", "--experimental-rerun", "--shell-completion", "-sc"):
+        parser.add_argument(flag)
+    parser.add_argument("--info", "-i", nargs="?", const="all")
+    return parser
+
+
+_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+
+
+def describe_compose_error(err: BaseException) -> str:
+    """Hydra's and OmegaConf's several-line messages as one line naming the key."""
+    cause = err.__cause__ or err
+    text = str(cause)
+    key = re.search(r"full_key: (\S+)", text)
+    first = text.splitlines()[0] if text else type(cause).__name__
+    value = re.match(r"Value '(.*?)' (?:of type '\w+' )?could not be converted to (\w+)", first)
+    if key and value:
+        wanted = _TYPE_WORDS.get(value.group(2), value.group(2))
+        return f"{key.group(1)}: expected {wanted}, got '{value.group(1)}'"
+    if key and "is not a valid bool" in first:
+        return f"{key.group(1)}: expected true or false, got {first.split(' is not')[0][6:]}"
+    if key and "not in" in first:
+        return (f"{key.group(1)}: unknown key (no schema declares it); "
+                f"`python -m src.train --cfg job` prints every key")
+    if key:
+        return f"{key.group(1)}: {first}"
+    return str(err).splitlines()[0] if str(err) else first
+
+
+def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Compose the config once before Hydra does, so a wrong type, an unknown key or an
+    unparsable override is one line and exit code 2 instead of Hydra's report."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    known, _ = _hydra_arguments().parse_known_args(args)
+    if known.help or known.h or known.hydra_help or known.version or known.shell_completion \
+            or known.sc or known.info or known.multirun or known.m:
+        return
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+            compose(config_name, overrides=known.overrides)
+    except OverrideParseException as err:
+        fail(f"cannot parse override '{_unparsable(known.overrides)}': {str(err).splitlines()[0]}")
+    except (HydraException, OmegaConfBaseException) as err:
+        fail(describe_compose_error(err))
+
+
+def _unparsable(overrides: list[str]) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_override(override)
+        except HydraException:
+            return override
+    return " ".join(overrides)
+
+
 def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
     register_configs()
     check_group_choices(sys.argv[1:])
+    precompose(config_name, sys.argv[1:])
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
+        redact_logging()
         try:
             task(cfg)
         except UserError as err:

@@ -6,7 +6,8 @@ when the config is composed. `validate` adds the value checks (positive sizes, k
 options) and runs before any data is read or any MLflow run is created.
 """
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -156,14 +157,89 @@ class AppConfig:
     run_name: Optional[str] = None
 
 
+# The only callables a config may name by `_target_`. Configs can come back from a shared
+# tracking store (compare, forecast), so nothing else is ever instantiated.
+ALLOWED_TARGETS = ("src.models.", "src.data.sources.", "optuna.samplers.", "optuna.pruners.")
+
+
+def targets(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(key, value) of every `_target_` in a config, nested ones included."""
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=False)
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if key == "_target_":
+                found.append((path, str(value)))
+            else:
+                found += targets(value, f"{path}.")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += targets(value, f"{prefix}{i}.")
+    return found
+
+
+def check_targets(node: Any, where: str = "") -> None:
+    """UserError naming the first `_target_` outside ALLOWED_TARGETS."""
+    for key, target in targets(node):
+        if not target.startswith(ALLOWED_TARGETS):
+            raise UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must start "
+                            f"with one of {', '.join(ALLOWED_TARGETS)}")
+
+
 def build(node: DictConfig, **kwargs: Any) -> Any:
-    """`hydra.utils.instantiate` that lets a UserError raised by the target through as is."""
+    """`hydra.utils.instantiate` of an allowed `_target_` (see ALLOWED_TARGETS); a UserError
+    raised by the target comes through as is, a wrong argument as one line."""
+    check_targets(node)
     try:
         return instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as err:
         if isinstance(err.__cause__, UserError):
             raise err.__cause__ from None
+        if isinstance(err.__cause__, TypeError):  # e.g. an unknown argument in data.source
+            raise UserError(f"{node.get('_target_')}: {err.__cause__}") from None
         raise
+
+
+def load_stored(text: str, where: str) -> DictConfig:
+    """A config read back from a tracking store, which others may write: plain YAML data
+    (no interpolation, so no resolver runs), typed by the schemas, every `_target_` allowed.
+    UserError naming `where` and the key otherwise."""
+    import yaml
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise UserError(f"{where}: config.yaml is not YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), dict) \
+            or not isinstance(data.get("arch"), dict):
+        raise UserError(f"{where}: config.yaml is not a config of this project")
+    for key, value in _leaves(data):
+        if isinstance(value, str) and "${" in value:
+            raise UserError(f"{where}: {key} holds an interpolation ({value!r}); a stored "
+                            f"config must hold plain values")
+    data_schema = SyntheticDataConfig if "n_series" in data["data"] else CsvDataConfig
+    arch_schema = RecurrentArchConfig if "units" in data["arch"] else BaselineArchConfig
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(AppConfig), {k: v for k, v in data.items()
+                                                               if k not in ("data", "arch")})
+        cfg.data = OmegaConf.merge(OmegaConf.structured(data_schema), data["data"])
+        cfg.arch = OmegaConf.merge(OmegaConf.structured(arch_schema), data["arch"])
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "config"
+        raise UserError(f"{where}: {key}: {str(err).splitlines()[0]}") from None
+    check_targets(cfg, where=f"{where}: ")
+    return cfg
+
+
+def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), node)]
 
 
 def register_configs() -> None:
@@ -197,15 +273,55 @@ def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    """Keys that no schema declares (Hydra lets `+foo=1` add them to a typed config)."""
+    found = []
+    schema = OmegaConf.get_type(node)
+    if is_dataclass(schema):
+        known = {f.name for f in fields(schema)}
+        found += [f"{prefix}{k}" for k in node.keys() if k not in known]
+    for key in node.keys():
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not OmegaConf.is_missing(node, key) and \
+                f"{prefix}{key}" not in found:
+            found += unknown_keys(child, f"{prefix}{key}.")
+    return found
+
+
+SEED_RANGE = (0, 2**32 - 1)  # what Keras and NumPy accept
+
+
+def _positive(node: DictConfig, where: str, keys: tuple[str, ...], minimum: int = 1) -> None:
+    for key in keys:
+        value = node[key]
+        wanted = "a positive integer" if minimum == 1 else f"{minimum} or more"
+        _require(value is not None and value >= minimum, f"{where}.{key} must be {wanted}, got {value}")
+
+
+def _seed(value: int, key: str) -> None:
+    _require(SEED_RANGE[0] <= value <= SEED_RANGE[1],
+             f"{key} must lie between {SEED_RANGE[0]} and {SEED_RANGE[1]}, got {value}")
+
+
+def _finite(value: float, key: str) -> None:
+    _require(math.isfinite(value), f"{key} must be a finite number, got {value}")
+
+
 def validate(cfg: DictConfig) -> None:
-    """Value checks on a composed config; raises UserError naming the first problem."""
+    """Value checks on a composed config; raises UserError naming the first problem.
+    Every numeric field's range is checked here, before any data is read or any run or
+    study exists."""
+    unknown = unknown_keys(cfg)
+    if unknown:
+        raise UserError(f"{unknown[0]}: unknown key (no schema declares it); "
+                        f"`python -m src.train --cfg job` prints every key")
     missing = _missing_keys(cfg)
     if missing:
         hint = " (the CSV file for data=csv)" if missing[0] == "data.path" else ""
         raise UserError(f"{missing[0]} must be set{hint}: add {missing[0]}=...")
+    check_targets(cfg)
     data, train = cfg.data, cfg.train
-    for key in ("input_steps", "horizon"):
-        _require(data[key] > 0, f"data.{key} must be a positive integer, got {data[key]}")
+    _positive(data, "data", ("input_steps", "horizon"))
     _require(data.stacking in STACKINGS,
              f"data.stacking must be one of {', '.join(STACKINGS)}; got '{data.stacking}'")
     _require(data.scaling in SCALINGS,
@@ -215,14 +331,45 @@ def validate(cfg: DictConfig) -> None:
     _require(data.val_fraction + data.test_fraction < 1,
              "data.val_fraction + data.test_fraction must leave rows for training (< 1)")
     if "n_series" in data:
-        _require(data.n_series > 0, f"data.n_series must be positive, got {data.n_series}")
-        _require(data.n_windows > 0, f"data.n_windows must be positive, got {data.n_windows}")
-    for key in ("epochs", "batch_size", "patience", "steps_per_execution"):
-        _require(train[key] > 0, f"train.{key} must be a positive integer, got {train[key]}")
+        _positive(data, "data", ("n_series", "n_windows"))
+        _seed(data.seed, "data.seed")
+        for key in ("trend", "noise", "coupling"):
+            _finite(data[key], f"data.{key}")
+        _require(data.noise >= 0, f"data.noise must be 0 or more, got {data.noise}")
+    if "columns" in data and data.columns is not None:
+        columns = [str(c) for c in data.columns]
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        _require(not twice, f"data.columns names {', '.join(twice)} more than once")
+    _positive(train, "train", ("epochs", "batch_size", "steps_per_execution"))
+    _positive(train, "train", ("patience",), minimum=0)
+    _finite(train.learning_rate, "train.learning_rate")
     _require(train.learning_rate > 0,
              f"train.learning_rate must be positive, got {train.learning_rate}")
+    _require(train.verbose in (None, 0, 1, 2), f"train.verbose must be 0, 1, 2 or null, got {train.verbose}")
+    _seed(cfg.seed, "seed")
+    _require(bool(cfg.tracking.experiment.strip()), "tracking.experiment must not be empty")
+    _require(bool(cfg.tracking.uri.strip()), "tracking.uri must not be empty")
+    _positive(cfg.tracking, "tracking", ("forecast_windows",))
+    _validate_search(cfg.search)
+    _positive(cfg.compare, "compare", ("repeats",), minimum=0)
+    _positive(cfg.compare, "compare", ("forecast_windows",))
+    _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.name != "out_dir"))
     if "units" in cfg.arch:
         units = list(cfg.arch.units)
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")
         _require(all(u > 0 for u in units),
                  f"arch.units must be positive widths, got {units}")
+
+
+def _validate_search(search: DictConfig) -> None:
+    _positive(search, "search", ("n_trials", "workers", "max_failures", "heartbeat_interval"))
+    _positive(search, "search", ("retries",), minimum=0)
+    for key in ("threads_per_worker", "trials_per_process"):
+        _require(search[key] is None or search[key] >= 1,
+                 f"search.{key} must be at least 1 or null, got {search[key]}")
+    # A live trial beats every heartbeat_interval; with less than two intervals of grace, one
+    # late beat lets another worker fail a trial that is still running.
+    _require(search.grace_period >= 2 * search.heartbeat_interval,
+             f"search.grace_period ({search.grace_period} s) must be at least twice "
+             f"search.heartbeat_interval ({search.heartbeat_interval} s)")
+    _require(bool(str(search.name).strip()), "search.name must not be empty")

@@ -54,5 +54,7 @@ def write_csv(path: Path, rows: int = 200, seed: int = 0) -> Path:
 def run_cli(module: str, *args: str, cwd: Path = ROOT, timeout: float = 300):
     import subprocess
 
+    # This tree's code, whatever the current folder and wherever the package is installed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)

@@ -4,12 +4,14 @@ score is optimistic."""
 
 import shlex
 import tempfile
+from pathlib import Path
 
 import mlflow
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from src import tracking
+from src.config import load_stored
 from src.data import prepare
 from src.pipeline import fit_and_log
 from src.search.trial import merge_overrides, reproduce_command
@@ -21,10 +23,11 @@ def overrides_of(run: pd.Series) -> list[str]:
 
 
 def run_config(run_id: str) -> DictConfig:
-    """The resolved config a run logged: exact, whatever the defaults are today."""
+    """The resolved config a run logged: exact, whatever the defaults are today. Read as
+    data and checked (src.config.load_stored): a store can be written by others."""
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=tmp)
-        return OmegaConf.load(path)
+        return load_stored(Path(path).read_text(), where=f"run {run_id}")
 
 
 def repeat_seeds(run: pd.Series, repeats: int) -> list[int]:

@@ -1,6 +1,8 @@
 """Where the series come from. Each source returns a DataFrame: one row per time step,
 one float column per series, in time order."""
 
+import csv
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 from src.config import UserError
 
 N_SPLITS = 3  # train, validation, test
+log = logging.getLogger(__name__)
 
 
 def synthetic(n_series: int, n_windows: int, window: int, horizon: int,
@@ -60,16 +63,27 @@ def _threshold_ar(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
 def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     """The chosen columns of a CSV file (default: every numeric column), checked."""
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise UserError(f"data.path: {file} is a folder, not a CSV file")
     if not file.is_file():
         raise UserError(f"data.path: no such file: {file}")
     try:
+        header = next(csv.reader(file.open(newline="")), [])
         frame = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
         raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
+                        f"rename the columns so each is unique")
     if columns is None:
-        columns = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        columns = [c for c in frame.columns if _is_number_column(frame[c])]
         if not columns:
             raise UserError(f"{file} has no numeric column; columns are: {_names(frame.columns)}")
+        skipped = [c for c in frame.columns if c not in columns]
+        if skipped:
+            log.info("data.columns not set: using %s; skipped (not numeric): %s",
+                     _names(columns), _names(skipped))
     else:
         columns = list(columns)
         unknown = [c for c in columns if c not in frame.columns]
@@ -79,6 +93,8 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
         if not columns:
             raise UserError("data.columns is empty: name at least one column, or null for all numeric")
     for name in columns:
+        if pd.api.types.is_bool_dtype(frame[name]):
+            raise UserError(f"column '{name}' in {file} holds true/false values, not numbers")
         values = pd.to_numeric(frame[name], errors="coerce")
         bad = values.isna() & frame[name].notna()
         if bad.any():
@@ -92,6 +108,10 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
                             f"infinite value(s), the first at row {row}; fill or drop them first")
         frame[name] = values.astype(np.float64)
     return frame[columns].reset_index(drop=True)
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _names(names) -> str:

@@ -46,7 +46,9 @@ def _windows(values: np.ndarray, start: int, stop: int, input_steps: int, horizo
     segment = values[start:stop]
     # (n_windows, C, window) -> (n_windows, window, C)
     stacked = sliding_window_view(segment, input_steps + horizon, axis=0).transpose(0, 2, 1)
-    stacked = np.ascontiguousarray(stacked, dtype=np.float32)
+    # float64 in original units: errors are computed from these, and float32 squares
+    # overflow for values around 1e20 and up. Models get float32 after scaling.
+    stacked = np.ascontiguousarray(stacked, dtype=np.float64)
     starts = start + np.arange(len(stacked))
     return Split(X=stacked[:, :input_steps], y=stacked[:, input_steps:], starts=starts)
 
