@@ -44,7 +44,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list[dict]]) -> list[dict]:
+def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list[dict]],
+               unfinished: list[str] = ()) -> list[dict]:
+    """One row per approach with a finished trial or baseline run, then one per approach
+    without (it keeps its row, saying so)."""
     rows = []
     for arch, run in best.items():
         row = {"approach": arch, "scaling": run.get("tags.scaling"),
@@ -65,12 +68,19 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
         row["ratio_to_naive"] = row["test_mse_mean"] / row["naive_test_mse"]
         rows.append(row)
     _mark(rows)
+    for arch in unfinished:
+        c = counts.get(arch, {"complete": 0, "pruned": 0, "fail": 0})
+        rows.append({"approach": arch, "trials": f"{c['complete']}/{c['pruned']}/{c['fail']}",
+                     "finished_trials": c["complete"] + c["pruned"], "notes": "no finished trial",
+                     "reproduce": ""})
     return rows
 
 
 def _mark(rows: list[dict]) -> None:
     """Notes: the lowest mean test MSE, those within one standard deviation of it (the
     larger of the two deviations), and studies with fewer finished trials than the others."""
+    if not rows:
+        return
     leader = min(rows, key=lambda r: r["test_mse_mean"])
     most = max((r["finished_trials"] for r in rows if r["finished_trials"] is not None), default=None)
     for row in rows:
@@ -129,7 +139,7 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
     csv_columns = ["approach", "scaling", "best_val_loss", "test_mse_best", "test_mse_mean", "test_mse_std",
                    "test_mae_mean", "test_mae_std", "ratio_to_naive", "n_params", "epochs",
                    "seconds_per_epoch", "predict_ms_per_window", "trials", "notes", "run_id", "reproduce"]
-    pd.DataFrame(rows)[csv_columns].to_csv(folder / "summary.csv", index=False)
+    pd.DataFrame(rows).reindex(columns=csv_columns).to_csv(folder / "summary.csv", index=False)
     for name, figure in figures.items():
         figure.savefig(folder / f"{name}.png", dpi=110)
     lines = [f"# Comparison: sweep `{cfg.search.name}`", "",
@@ -139,7 +149,8 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
              f"trial itself left out; naive has no seed). MSE / naive uses that mean.", "", table, ""]
     if missing:
         lines += ["Runs missing a metric (not in the table):", ""] + [f"- {m}" for m in missing] + [""]
-    lines += ["Reproduce each row with:", ""] + [f"- {r['approach']}: `{r['reproduce']}`" for r in rows] + [""]
+    lines += ["Reproduce each row with:", ""] + [f"- {r['approach']}: `{r['reproduce']}`" for r in rows
+                                                 if r.get("reproduce")] + [""]
     lines += [f"![{name}]({name}.png)" for name in figures]
     (folder / "summary.md").write_text("\n".join(lines) + "\n")
     return table
@@ -166,8 +177,12 @@ def compare(cfg: DictConfig) -> list[dict]:
         best[run["tags.arch"]] = run  # the latest finished run of each baseline
     best = {arch: run for arch, run in best.items()
             if all(pd.notna(run.get(f"metrics.{m}")) for m in sweep_runs.REQUIRED_METRICS)}
+    unfinished = [arch for arch in sweep_runs.approaches(sweep) if arch not in best]
+    for arch in unfinished:
+        log.warning("%s: no finished trial with every metric in sweep '%s'; its row says so",
+                    arch, cfg.search.name)
     repeats = run_repeats(best, cfg, sweep.experiment_id, log=log.info) if cfg.compare.repeats else {}
-    rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats)
+    rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished)
 
     steps = per_key_stats(best, repeats, "test_mse/step_")
     series = per_key_stats(best, repeats, "test_mse/")
@@ -176,7 +191,7 @@ def compare(cfg: DictConfig) -> list[dict]:
     series_keys = sorted({k for s in series.values() for k in s})
     data, predictions = best_forecasts(best, fingerprint)
     figures = {
-        "loss_vs_params": fig.loss_vs_params(sweep.trials[sweep.trials["tags.trial_state"].isin(sweep_runs.FINISHED)],
+        "loss_vs_params": fig.loss_vs_params(sweep.trials[sweep_runs.tag(sweep.trials, "trial_state").isin(sweep_runs.FINISHED)],
                                              sweep.baselines, list(best)),
         "error_by_step": fig.error_by(steps, step_keys, [k.split("_")[-1].lstrip("0") for k in step_keys],
                                       "Test MSE per horizon step", "steps ahead", bars=False),

@@ -43,11 +43,6 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     if any(o.split("=", 1)[0].lstrip("+~") == "arch" or o.startswith("arch.") for o in overrides):
         raise UserError("a sweep trains every arch in search.archs: choose them with "
                         "search.archs=[...] instead of arch=...; widths come from search.space")
-    for key in ("n_trials", "workers", "max_failures"):
-        if search[key] < 1:
-            raise UserError(f"search.{key} must be at least 1, got {search[key]}")
-    if search.trials_per_process is not None and search.trials_per_process < 1:
-        raise UserError(f"search.trials_per_process must be at least 1 or null, got {search.trials_per_process}")
     check_space(search.space, cfg)
     studies.build_sampler(search)
     studies.build_pruner(search)
@@ -71,7 +66,7 @@ def settings_hash(values: dict[str, str]) -> str:
 
 def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str) -> dict:
     """Create or resume each study with its parent MLflow run; refuse a study that was
-    grown on other data or other settings."""
+    grown on other data or other settings, or whose runs and trials are not both here."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -79,6 +74,9 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
     wanted = settings(cfg)
     opened = {}
     with studies.ClaimsLock(cfg.search).held():
+        existing = set(optuna_study_names(storage))
+        for arch in cfg.search.archs:
+            check_same_store(cfg, client, experiment_id, storage, arch, existing)
         for arch in cfg.search.archs:
             study = studies.open_study(cfg.search, storage, arch)
             attrs = study.user_attrs
@@ -107,6 +105,41 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
                             arch, orphan.number)
             opened[arch] = (study, run_id)
     return opened
+
+
+def optuna_study_names(storage) -> list[str]:
+    import optuna
+
+    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+
+
+def check_same_store(cfg: DictConfig, client, experiment_id: str, storage, arch: str,
+                     existing: set[str]) -> None:
+    """A study's trials live in Optuna's storage and its runs in MLflow: refuse, before
+    anything is written, to go on when only one of the two is there (a deleted or
+    replaced store), which would break the study or double its runs."""
+    import optuna
+
+    name = studies.study_name(cfg.search, arch)
+    fresh = "or start afresh with search.name=<new name>"
+    if name in existing:
+        study = optuna.load_study(study_name=name, storage=storage)
+        run_id = study.user_attrs.get("mlflow_parent_run_id")
+        finished = studies.count(study, studies.FINISHED_STATES)
+        if run_id and finished and not _run_exists(client, run_id, experiment_id):
+            raise UserError(
+                f"study '{name}' has {finished} finished trial(s) in "
+                f"{studies.describe_storage(cfg.search)}, but its MLflow runs are not in "
+                f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} (store deleted or "
+                f"tracking.uri changed): point tracking.uri at the store that has them, {fresh}")
+        return
+    found = client.search_runs([experiment_id], f"tags.study = '{name}'", max_results=1)
+    if found:
+        raise UserError(
+            f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} already has runs of "
+            f"study '{name}', but {studies.describe_storage(cfg.search)} has no such study "
+            f"(journal deleted or search.storage changed): point search.journal or "
+            f"search.storage at the original, {fresh}")
 
 
 def _search_params(cfg: DictConfig) -> dict[str, str]:
@@ -145,6 +178,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
 
     runs = {}
     marker = settings_hash(settings(cfg))
+    close_orphaned_baselines(cfg, experiment_id)
     for arch in cfg.search.baselines:
         found = mlflow.search_runs(
             experiment_ids=[experiment_id], output_format="list", max_results=1,
@@ -166,8 +200,22 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     return runs
 
 
-class WorkersFailed(RuntimeError):
-    """A worker process ended abnormally; its trials are resumed by the next run."""
+def close_orphaned_baselines(cfg: DictConfig, experiment_id: str) -> None:
+    """Baselines train under the claims lock, which the caller holds: a baseline run of
+    this sweep still RUNNING belongs to a process that died (kill -9). End it FAILED."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    for run in client.search_runs([experiment_id], f"tags.role = 'baseline' and tags.sweep = "
+                                  f"'{cfg.search.name}' and attributes.status = 'RUNNING'"):
+        client.set_terminated(run.info.run_id, "FAILED")
+        log.warning("baseline %s: run %s was left running by a process that died; marked FAILED",
+                    run.data.tags.get("arch"), run.info.run_id)
+
+
+class SweepFailed(RuntimeError):
+    """The sweep ended without what it was asked for: a study with no finished trial, or
+    one left short by a worker that died (rerun to finish it)."""
 
 
 def worker_context():
@@ -302,8 +350,8 @@ def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool)
 
 def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     """Run or resume the sweep and print its table; returns one row per approach and
-    baseline. On Ctrl+C the runs are closed and KeyboardInterrupt propagates; a worker
-    that died raises WorkersFailed after the table."""
+    baseline. On Ctrl+C the runs are closed and KeyboardInterrupt propagates; SweepFailed
+    after the table when a study has no finished trial or was left short."""
     import optuna
 
     from src import tracking
@@ -334,10 +382,32 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
                 f"command again to resume") from None
         raise
     print(format_table(rows), flush=True)
-    if failed_workers:
-        raise WorkersFailed(f"{', '.join(failed_workers)} stopped early; "
-                            f"run the same command again to finish the studies")
+    check_outcome(cfg.search, opened, failed_workers)
     return rows
+
+
+def check_outcome(search: DictConfig, opened: dict, failed_workers: list[str]) -> None:
+    """SweepFailed when a study has no finished trial, or when a worker died and left a
+    study short of its target; a worker that died after its trial was retried is only said."""
+    from optuna.trial import TrialState
+
+    def finished(study) -> int:
+        return studies.count(study, studies.FINISHED_STATES)
+
+    short = [study.study_name for study, _ in opened.values()
+             if finished(study) < search.n_trials
+             and studies.count(study, (TrialState.FAIL,)) < search.max_failures]
+    if failed_workers and short:
+        raise SweepFailed(f"{', '.join(failed_workers)} stopped early and {', '.join(short)} "
+                          f"did not reach {search.n_trials} trials; run the same command again "
+                          f"to finish them")
+    empty = [study.study_name for study, _ in opened.values() if finished(study) == 0]
+    if empty:
+        raise SweepFailed(f"no finished trial in {', '.join(empty)}: every trial failed; the "
+                          f"FAILED runs in mlflow ui (make ui) say why")
+    if failed_workers:
+        log.warning("%s died; its trial was marked failed and retried, and every study "
+                    "reached its target", ", ".join(failed_workers))
 
 
 def _main(cfg: DictConfig) -> None:
@@ -349,7 +419,7 @@ def _main(cfg: DictConfig) -> None:
         print("interrupted: the running trials are marked failed; run the same command "
               "again to resume", file=sys.stderr)
         sys.exit(130)
-    except WorkersFailed as err:
+    except SweepFailed as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
 

@@ -1,8 +1,11 @@
 """`src.compare` on a small sweep: the report's files and MLflow run, repeats over seeds,
 and the honesty checks (one split for all, fewer trials flagged, missing metrics listed)."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
@@ -121,3 +124,59 @@ def test_no_store_is_an_error_and_creates_none(tmp_path):
     with pytest.raises(UserError, match="no MLflow store at"):
         call(compare, [f"tracking.uri=sqlite:///{tmp_path}/none.db"])
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.slow
+def test_a_study_with_only_failed_trials_keeps_its_row(swept):
+    tmp, base = swept
+    client, experiment_id = client_for(tmp)
+    fingerprint = client.search_runs([experiment_id], "tags.role = 'study'")[0].data.tags["split_fingerprint"]
+    study = client.create_run(experiment_id, run_name="sweep-seq2seq", tags={
+        "role": "study", "sweep": "sweep", "arch": "seq2seq", "split_fingerprint": fingerprint})
+    failed = client.create_run(experiment_id, run_name="seq2seq-trial-0", tags={
+        "role": "trial", "sweep": "sweep", "arch": "seq2seq", "trial_state": "FAIL",
+        "split_fingerprint": fingerprint, "mlflow.parentRunId": study.info.run_id})
+    client.set_terminated(failed.info.run_id, "FAILED")
+    try:
+        rows = call(compare, [*base, "compare.repeats=0"])
+        by = {r["approach"]: r for r in rows}
+        assert by["seq2seq"]["notes"] == "no finished trial" and by["seq2seq"]["trials"] == "0/0/1"
+        table = pd.read_csv(tmp / "reports" / "sweep" / "summary.csv")
+        assert "seq2seq" in set(table["approach"])
+        assert "| seq2seq" in (tmp / "reports" / "sweep" / "summary.md").read_text()
+    finally:
+        client.delete_run(study.info.run_id)
+        client.delete_run(failed.info.run_id)
+
+
+def test_a_sweep_stopped_before_its_first_trial_is_one_clear_error(tmp_path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment_id = client.create_experiment("test", artifact_location=(tmp_path / "a").as_uri())
+    client.create_run(experiment_id, run_name="sweep-linear", tags={
+        "role": "study", "sweep": "sweep", "arch": "linear"})
+    with pytest.raises(UserError, match="sweep 'sweep' has no finished trials"):
+        call(compare, [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", "tracking.experiment=test",
+                       f"compare.report_dir={tmp_path}/reports"])
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_an_edited_stored_config_is_refused_not_run(swept):
+    """A store others can write must not make compare call what it names: an edited
+    `_target_` in a baseline's config.yaml is refused with the run and the key."""
+    tmp, base = swept
+    client, experiment_id = client_for(tmp)
+    [baseline] = client.search_runs([experiment_id], "tags.role = 'baseline'")
+    artifact = Path(baseline.info.artifact_uri.removeprefix("file://")) / "config.yaml"
+    original = artifact.read_text()
+    target = tmp / "written-by-compare"
+    edited = yaml.safe_load(original)
+    edited["data"]["source"] = {"_target_": "shutil.copyfile", "src": str(artifact), "dst": str(target)}
+    artifact.write_text(yaml.safe_dump(edited))
+    try:
+        with pytest.raises(UserError, match=f"run {baseline.info.run_id}: data.source._target_: "
+                                            f"'shutil.copyfile' is not allowed"):
+            call(compare, [*base, "compare.repeats=1"])
+        assert not target.exists()
+    finally:
+        artifact.write_text(original)

@@ -3,6 +3,7 @@ parallel workers, dead workers, Ctrl+C and bad search spaces."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,9 +15,9 @@ from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import CONF_DIR, ROOT, make_cfg
+from conftest import CONF_DIR, ROOT, make_cfg, run_cli
 from src.config import UserError
-from src.sweep import sweep
+from src.sweep import SweepFailed, sweep
 
 # Tiny studies: small data, two epochs, one or two layers of 2-4 cells, and no XLA, whose
 # compilation would cost more than such trials train (tests/test_train.py covers the default).
@@ -97,14 +98,17 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
 
 
 @pytest.mark.slow
-def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args):
-    # The learning rate makes every linear trial diverge; naive has nothing to train.
-    rows = run_sweep([*sweep_args, "search.archs=[naive,linear]", "search.baselines=[]",
-                      "search.n_trials=2", "search.max_failures=2",
-                      "++search.space.learning_rate={type:categorical,choices:[1e30]}"])
+def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args, capsys):
+    # The learning rate makes every linear trial diverge; naive has nothing to train. The
+    # sweep finishes, prints its table, and then fails for the study left without a result.
+    with pytest.raises(SweepFailed, match="no finished trial in sweep-linear: every trial failed"):
+        run_sweep([*sweep_args, "search.archs=[naive,linear]", "search.baselines=[]",
+                   "search.n_trials=2", "search.max_failures=2",
+                   "++search.space.learning_rate={type:categorical,choices:[1e30]}"])
     assert states(load(tmp_path, "sweep-linear")) == ["FAIL", "FAIL"]
     assert states(load(tmp_path, "sweep-naive")) == ["COMPLETE", "COMPLETE"]
-    assert {r["approach"]: r["trials"] for r in rows} == {"naive": "2/0/0", "linear": "0/0/2"}
+    table = capsys.readouterr().out
+    assert "| naive" in table and "2/0/0" in table and "0/0/2" in table
     _, failed = runs(tmp_path, "tags.trial_state = 'FAIL'")
     assert len(failed) == 2 and {r.info.status for r in failed} == {"FAILED"}
 
@@ -237,7 +241,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),
     ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
     ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
-    ("search.n_trials=0", "search.n_trials must be at least 1"),
+    ("search.n_trials=0", "search.n_trials must be a positive integer"),
     ("search.trials_per_process=0", "search.trials_per_process must be at least 1 or null"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
 ])
@@ -245,3 +249,71 @@ def test_bad_search_space_creates_nothing(tmp_path, sweep_args, override, messag
     with pytest.raises(UserError, match=message):
         run_sweep([*sweep_args, override])
     assert not (tmp_path / "optuna").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+ONE_TRIAL = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=1", "train.epochs=1"]
+
+
+@pytest.mark.slow
+def test_a_deleted_mlflow_store_stops_the_rerun_in_one_line(tmp_path, sweep_args):
+    args = [*sweep_args, *ONE_TRIAL]
+    run_sweep(args)
+    (tmp_path / "mlflow.db").unlink()
+    result = run_cli("src.sweep", *args)  # a new process, as a user's rerun is
+    assert result.returncode == 2, result.stderr
+    [line] = [l for l in result.stderr.splitlines() if l.startswith("error")]
+    assert re.match("error: study 'sweep-linear' has 1 finished trial.* but its MLflow runs are not "
+                    "in experiment 'test'.*search.name=<new name>", line), line
+    assert len(load(tmp_path, "sweep-linear").trials) == 1  # nothing trained or added
+
+
+@pytest.mark.slow
+def test_a_deleted_journal_does_not_double_the_runs(tmp_path, sweep_args):
+    args = [*sweep_args, *ONE_TRIAL]
+    run_sweep(args)
+    (tmp_path / "optuna" / "journal.log").unlink()
+    with pytest.raises(UserError, match="already has runs of study 'sweep-linear', but journal:.* has "
+                                        "no such study"):
+        run_sweep(args)
+    _, all_runs = runs(tmp_path)
+    assert len(all_runs) == 2  # the study's parent run and its one trial, not doubled
+
+
+@pytest.mark.slow
+def test_a_baseline_run_left_running_is_closed_failed(tmp_path, sweep_args):
+    """A baseline whose process was killed (kill -9) leaves its run RUNNING: the next sweep
+    ends it FAILED and trains the baseline again."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment_id = client.create_experiment("test", artifact_location=(tmp_path / "artifacts").as_uri())
+    orphan = client.create_run(experiment_id, run_name="sweep-naive",
+                               tags={"role": "baseline", "sweep": "sweep", "arch": "naive"})
+    run_sweep([*sweep_args, "search.archs=[naive]", "search.baselines=[naive]", "search.n_trials=1"])
+    assert client.get_run(orphan.info.run_id).info.status == "FAILED"
+    done = client.search_runs([experiment_id], "tags.role = 'baseline' and attributes.status = 'FINISHED'")
+    assert len(done) == 1
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_every_trial_failed_exits_non_zero(tmp_path, sweep_args):
+    args = [*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
+            "search.max_failures=2", "train.epochs=3",
+            "++search.space.learning_rate={type:categorical,choices:[1e30]}"]
+    result = subprocess.run([sys.executable, "-m", "src.sweep", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: no finished trial in sweep-linear: every trial failed" in result.stderr
+    assert states(load(tmp_path, "sweep-linear")) == ["FAIL", "FAIL"]
+
+
+@pytest.mark.slow
+def test_one_of_two_workers_killed_still_exits_0_when_every_study_is_full(tmp_path, sweep_args):
+    args = [*sweep_args, *LONG_TRIALS, "search.n_trials=3", "search.workers=2"]
+    proc = _sweep_process(tmp_path, args)
+    victim = _wait_for_running_trial(tmp_path, "sweep-linear")
+    os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, output
+    assert "(exit code -9) died; its trial was marked failed and retried" in output
+    study = load(tmp_path, "sweep-linear")
+    assert study.trials[victim.number].state == TrialState.FAIL
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 3

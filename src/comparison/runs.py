@@ -16,13 +16,19 @@ REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
 FINISHED = ("COMPLETE", "PRUNED")
 
 
+def tag(runs: pd.DataFrame, name: str) -> pd.Series:
+    """A tag column of mlflow.search_runs' frame; all missing where no run has the tag
+    (MLflow then leaves the column out)."""
+    return runs.get(f"tags.{name}", pd.Series(None, index=runs.index, dtype=object))
+
+
 @dataclass
 class SweepRuns:
     experiment_id: str
     runs: pd.DataFrame  # mlflow.search_runs rows tagged sweep=<name>
 
     def role(self, role: str) -> pd.DataFrame:
-        return self.runs[self.runs.get("tags.role", pd.Series(dtype=str)) == role]
+        return self.runs[tag(self.runs, "role") == role]
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -48,7 +54,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
         raise UserError(f"no MLflow experiment '{tracking.experiment}' in {uri}; "
                         f"experiments there: {names}")
     runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.sweep = '{sweep}'")
-    if runs.empty or not ((runs.get("tags.role") == "trial") & runs["tags.trial_state"].isin(FINISHED)).any():
+    if runs.empty or not ((tag(runs, "role") == "trial") & tag(runs, "trial_state").isin(FINISHED)).any():
         everything = mlflow.search_runs([experiment.experiment_id])
         sweeps = sorted(everything.get("tags.sweep", pd.Series(dtype=str)).dropna().unique())
         raise UserError(f"sweep '{sweep}' has no finished trials in experiment "
@@ -57,9 +63,16 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
     return SweepRuns(experiment.experiment_id, runs)
 
 
+def approaches(sweep: SweepRuns) -> list[str]:
+    """Every approach the sweep searched (a study run each), in the sweep's order."""
+    studies = sweep.role("study").sort_values("start_time")
+    names = list(dict.fromkeys([*tag(studies, "arch").dropna(), *tag(sweep.trials, "arch").dropna()]))
+    return names
+
+
 def finished(sweep: SweepRuns) -> pd.DataFrame:
     """Finished trials and baselines: what a report is built from."""
-    trials = sweep.trials[sweep.trials["tags.trial_state"].isin(FINISHED)]
+    trials = sweep.trials[tag(sweep.trials, "trial_state").isin(FINISHED)]
     return pd.concat([trials, sweep.baselines])
 
 

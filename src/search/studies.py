@@ -3,6 +3,8 @@ target, and failing the trials of workers that died."""
 
 import fcntl
 import hashlib
+import json
+import logging
 import os
 import socket
 import threading
@@ -17,7 +19,9 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from src.config import UserError, build
-from src.services import redact
+from src.redact import redact
+
+log = logging.getLogger(__name__)
 
 # A trial holds a slot of the study's target while it is waiting, running or finished
 # (complete or pruned). Failed trials hold none: another trial takes their place.
@@ -41,12 +45,40 @@ def known_warnings_ignored() -> Iterator[None]:
         yield
 
 
+def repair_journal(path: Path) -> None:
+    """A crash mid-write leaves a partial last record, and Optuna then refuses every study
+    in the file. Like a database's write-ahead log, drop that record with one warning; a
+    corrupt record anywhere else is a UserError naming the file and line. Runs under the
+    lock Optuna's own writers take, so a record being written is never cut."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    lock = optuna.storages.journal.JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        content = path.read_bytes()
+        complete = content.rfind(b"\n") + 1  # bytes up to and with the last newline
+        for number, line in enumerate(content[:complete].splitlines(), start=1):
+            try:
+                json.loads(line)
+            except ValueError:
+                raise UserError(f"{path}: line {number} is not a journal record (corrupt); restore "
+                                f"the file from a backup, or use another search.journal") from None
+        if complete < len(content):
+            with open(path, "r+b") as handle:
+                handle.truncate(complete)
+            log.warning("%s: dropped a partial last record (%d bytes) left by an interrupted "
+                        "write; every study in the file resumes", path, len(content) - complete)
+    finally:
+        lock.release()
+
+
 def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
     """The journal file by default (safe for several processes on one machine), or the
     database at `search.storage`, with heartbeats so dead workers' trials are failed."""
     if search.storage is None:
         path = Path(search.journal)
         path.parent.mkdir(parents=True, exist_ok=True)
+        repair_journal(path)
         backend = optuna.storages.journal.JournalFileBackend(str(path))
         return optuna.storages.JournalStorage(backend)
     with known_warnings_ignored():

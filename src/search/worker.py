@@ -19,6 +19,7 @@ import keras
 import optuna
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
+from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from src.config import register_configs
@@ -232,7 +233,16 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         # Memory after each trial: `make bench` reads it, and it shows a leak in a long sweep.
         trial.set_user_attr("worker_rss_mb", resident_mb())
         trial.set_user_attr("worker_peak_rss_mb", peak_resident_mb())
-        study.tell(trial, value, state=TrialState[event["state"]])
+        try:
+            study.tell(trial, value, state=TrialState[event["state"]])
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # Another worker failed it for missing heartbeats (and queued a retry) while it
+            # ran. Its run keeps everything it logged; the study counts the retry instead.
+            event.update(state="FAIL", note=f"finished as {event['state']}, but another worker had "
+                         f"already failed it for missing heartbeats; its retry takes its place")
+            run_id = trial.user_attrs.get("mlflow_run_id")
+            if run_id:
+                MlflowClient().set_tag(run_id, "trial_state", "FAIL")
         event["seconds"] = time.perf_counter() - start
         events.put(event)
         ran += 1

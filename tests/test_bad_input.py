@@ -1,0 +1,272 @@
+"""Bad input and stored data a user or a shared store can hand us: each is one clear line
+(exit code 2 from the CLI), and nothing is created. The README's bad-input table lists them."""
+
+import json
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import make_cfg, run_cli, write_csv
+from src import services
+from src.cli import precompose
+from src.config import UserError, build, load_stored, validate
+from src.data import prepare
+from src.evaluation import evaluate, naive_forecast
+from src.redact import redact
+from src.search import studies
+from src.search.space import check_space
+
+
+def one_error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=abc", "error: train.epochs: expected an integer, got 'abc'"),
+    ("data.input_steps=1e9", "error: data.input_steps: expected an integer, got '1000000000.0'"),
+    ("train.jit_compile=maybe", "error: train.jit_compile: expected true or false, got 'maybe'"),
+    ("arch.units=[a]", "error: arch.units[0]: expected an integer, got 'a'"),
+    ("foo=1", "error: foo: unknown key"),
+    ("data.columns=[a]", "error: data.columns: unknown key"),
+    ("train.epochs=[1", "error: cannot parse override 'train.epochs=[1'"),
+])
+def test_compose_errors_are_one_line_and_exit_2(capsys, override, message):
+    with pytest.raises(SystemExit) as exit_:
+        precompose("config", ["arch=seq2seq", override])
+    assert exit_.value.code == 2
+    assert one_error_line(capsys).startswith(message)
+
+
+def test_compose_error_from_the_command_line(tmp_path):
+    result = run_cli("src.train", "train.epochs=abc", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 2 and "HYDRA_FULL_ERROR" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["error: train.epochs: expected an integer, got 'abc'"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("+foo=1", "foo: unknown key"),
+    ("+train.foo=1", "train.foo: unknown key"),
+    ("seed=-1", "seed must lie between 0 and 4294967295, got -1"),
+    ("seed=4294967296", "seed must lie between 0 and 4294967295"),
+    ("data.seed=-1", "data.seed must lie between 0 and 4294967295"),
+    ("data.noise=-1", "data.noise must be 0 or more"),
+    ("data.trend=inf", "data.trend must be a finite number"),
+    ("train.learning_rate=inf", "train.learning_rate must be a finite number"),
+    ("train.patience=-1", "train.patience must be 0 or more"),
+    ("train.verbose=7", "train.verbose must be 0, 1, 2 or null"),
+    ("tracking.experiment=", "tracking.experiment must not be empty"),
+    ("tracking.forecast_windows=0", "tracking.forecast_windows must be a positive integer"),
+    ("compare.repeats=-1", "compare.repeats must be 0 or more"),
+    ("search.retries=-1", "search.retries must be 0 or more"),
+    ("search.workers=0", "search.workers must be a positive integer"),
+    ("search.grace_period=15", r"search.grace_period \(15 s\) must be at least twice search.heartbeat_interval \(10 s\)"),
+    ("bench.repeats=0", "bench.repeats must be a positive integer"),
+    ("data.source._target_=os.system", "data.source._target_: 'os.system' is not allowed"),
+])
+def test_every_value_is_checked_before_anything_runs(override, message):
+    with pytest.raises(UserError, match=message):
+        validate(make_cfg(override))
+
+
+def test_a_column_named_twice_is_refused():
+    with pytest.raises(UserError, match="data.columns names load more than once"):
+        validate(make_cfg("data=csv", "data.path=x.csv", "data.columns=[load,load]"))
+
+
+def test_sweep_quick_preset_works_with_an_empty_search_space():
+    cfg = make_cfg("experiment=sweep_quick", "search/space=none")
+    validate(cfg)
+    assert cfg.search.space == {} and check_space(cfg.search.space, cfg) == {}
+    quick = make_cfg("experiment=sweep_quick")
+    assert quick.search.space.depth.high == 2 and quick.search.space.units.high == 16
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("ftp://x", "tracking.uri: cannot use 'ftp://x'"),
+    ("nonsense", "tracking.uri: cannot use 'nonsense'"),
+    ("file:///tmp/mlruns", "tracking.uri: cannot use 'file:///tmp/mlruns'"),
+])
+def test_unusable_tracking_uri_is_named(uri, message):
+    with pytest.raises(UserError, match=message):
+        services.check_tracking(uri)
+
+
+def test_unwritable_or_folder_sqlite_store_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="cannot create the MLflow store .* is not a writable folder"):
+        services.check_tracking(f"sqlite:///{blocker}/sub/mlflow.db")
+    with pytest.raises(UserError, match="is a folder; name the database file"):
+        services.check_tracking(f"sqlite:///{tmp_path}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_bad_tracking_uri_from_the_command_line_creates_nothing(tmp_path):
+    result = run_cli("src.train", "tracking.uri=ftp://x", "data.n_windows=200", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: tracking.uri: cannot use 'ftp://x'")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_password_in_an_unreachable_tracking_uri_is_hidden(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    result = run_cli("src.train", f"tracking.uri=http://alice:S3cret-pw@127.0.0.1:{closed}",
+                     "data.n_windows=200", cwd=tmp_path)
+    assert result.returncode == 2 and "S3cret-pw" not in result.stderr + result.stdout
+    assert f"http://alice:***@127.0.0.1:{closed} is unreachable" in result.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("postgresql+psycopg://u:pw@db:5432/optuna", "postgresql+psycopg://u:***@db:5432/optuna"),
+    ("tracking.uri=http://alice:s%40cret@h:5000 and sqlite:///x.db",
+     "tracking.uri=http://alice:***@h:5000 and sqlite:///x.db"),
+    ("http://user@host/x", "http://user@host/x"),
+    ("storage: mysql://root:toor@127.0.0.1/db\n", "storage: mysql://root:***@127.0.0.1/db\n"),
+])
+def test_redact_hides_only_passwords(text, expected):
+    assert redact(text) == expected
+
+
+# --- data ---------------------------------------------------------------------------
+
+def csv_cfg(path, *overrides):
+    return make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5", *overrides)
+
+
+def test_a_folder_as_csv_path_is_named(tmp_path):
+    with pytest.raises(UserError, match="is a folder, not a CSV file"):
+        prepare(csv_cfg(tmp_path).data)
+
+
+def test_duplicate_header_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("load,load,price\n" + "".join(f"{i},{i + 1},{i * 2}\n" for i in range(200)))
+    with pytest.raises(UserError, match="names load more than once"):
+        prepare(csv_cfg(path).data)
+
+
+def test_a_boolean_column_is_refused_and_skipped(tmp_path, caplog):
+    frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
+    frame["holiday"] = np.arange(300) % 7 == 0
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(UserError, match="column 'holiday' .* holds true/false values"):
+        prepare(csv_cfg(tmp_path / "a.csv", "data.columns=[load,holiday]").data)
+    caplog.set_level("INFO")
+    data = prepare(csv_cfg(tmp_path / "a.csv").data)
+    assert data.series == ["load", "price", "temp"]
+    assert "skipped (not numeric): date, holiday" in caplog.text
+
+
+def test_a_constant_series_is_refused_by_name(tmp_path):
+    frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
+    frame["flat"] = 3.0
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(UserError, match="series 'flat' is constant over the 210 training rows"):
+        prepare(csv_cfg(tmp_path / "a.csv").data)
+
+
+def test_huge_values_are_scored_in_float64(tmp_path):
+    frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
+    frame[["load", "price", "temp"]] *= 1e28  # squares overflow float32 (max 3.4e38)
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    data = prepare(csv_cfg(tmp_path / "a.csv").data)
+    naive = naive_forecast(data.test)
+    metrics = evaluate(data, naive_forecast(data.val), naive * 1.01)
+    expected = np.mean((naive - data.test.y) ** 2, dtype=np.float64)
+    assert np.isfinite(metrics["naive_test_mse"]) and metrics["naive_test_mse"] < 1e300
+    np.testing.assert_allclose(metrics["naive_test_mse"], expected, rtol=1e-9)
+    assert 0.5 < metrics["test_mse_ratio_to_naive"] < 2
+
+
+def test_values_too_large_to_score_are_refused(tmp_path):
+    frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
+    frame.loc[5, "price"] = 1e120
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(UserError, match="series 'price' holds values up to 1e\\+120"):
+        prepare(csv_cfg(tmp_path / "a.csv").data)
+
+
+# --- configs read back from a store -------------------------------------------------
+
+def stored(cfg) -> str:
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def test_stored_config_round_trips():
+    cfg = make_cfg("arch=seq2seq", "train.epochs=3")
+    loaded = load_stored(stored(cfg), "run abc")
+    assert OmegaConf.to_container(loaded) == OmegaConf.to_container(cfg, resolve=True)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("src.data.sources.synthetic", "shutil.copyfile"),
+     "run abc: data.source._target_: 'shutil.copyfile' is not allowed"),
+    (("seed: 42", "seed: ${oc.env:HOME}"), r"run abc: seed holds an interpolation"),
+    (("epochs: 30", "epochs: many"), "run abc: train.epochs: Value 'many'"),
+    (("seed: 42", "seed: 42\nhook: 1"), "run abc: hook: Key 'hook' not in"),
+])
+def test_stored_config_is_data_not_code(edit, message):
+    text = stored(make_cfg()).replace(*edit)
+    with pytest.raises(UserError, match=message):
+        load_stored(text, "run abc")
+
+
+def test_build_refuses_targets_outside_the_allow_list(tmp_path):
+    node = OmegaConf.create({"_target_": "shutil.copyfile", "src": __file__, "dst": str(tmp_path / "x")})
+    with pytest.raises(UserError, match="'shutil.copyfile' is not allowed"):
+        build(node)
+    nested = OmegaConf.create({"_target_": "src.data.sources.read_csv",
+                               "path": {"_target_": "os.getcwd"}})
+    with pytest.raises(UserError, match="path._target_: 'os.getcwd' is not allowed"):
+        build(nested)
+    assert not (tmp_path / "x").exists()
+
+
+# --- the Optuna journal -------------------------------------------------------------
+
+def journal_with_two_studies(tmp_path):
+    search = make_cfg(f"search.journal={tmp_path}/journal.log").search
+    storage = studies.open_storage(search)
+    for name in ("a", "b"):
+        study = optuna.create_study(study_name=name, storage=storage)
+        for x in (1.0, 2.0):
+            study.add_trial(optuna.trial.create_trial(params={"x": x}, value=x,
+                                                      distributions={"x": optuna.distributions.FloatDistribution(0, 5)}))
+    return search, tmp_path / "journal.log"
+
+
+def test_a_torn_last_journal_record_is_dropped_with_a_warning(tmp_path, caplog):
+    search, path = journal_with_two_studies(tmp_path)
+    content = path.read_bytes()
+    last = content.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(content[: last + (len(content) - last) // 2])  # cut the last line in half
+    storage = studies.open_storage(search)
+    assert "dropped a partial last record" in caplog.text and str(path) in caplog.text
+    assert path.read_bytes() == content[:last]
+    for name in ("a", "b"):
+        assert len(optuna.load_study(study_name=name, storage=storage).trials) >= 1
+    study = optuna.load_study(study_name="b", storage=storage)
+    study.add_trial(optuna.trial.create_trial(params={"x": 3.0}, value=3.0,
+                                              distributions={"x": optuna.distributions.FloatDistribution(0, 5)}))
+    reopened = optuna.load_study(study_name="b", storage=studies.open_storage(search))
+    assert [t.value for t in reopened.trials][-1] == 3.0
+
+
+def test_a_corrupt_journal_record_in_the_middle_is_named(tmp_path):
+    search, path = journal_with_two_studies(tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = b'{"op_code": 4, "worker_id": broken\n'
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(UserError, match=f"{path}: line 3 is not a journal record"):
+        studies.open_storage(search)
+    assert json.loads(lines[0])  # the file is left as it was
+    assert path.read_bytes() == b"".join(lines)
