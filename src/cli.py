@@ -8,6 +8,7 @@ import hydra
 from omegaconf import DictConfig
 
 from src.config import UserError, register_configs
+from src.versions import describe
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_USER_ERROR = 2
@@ -34,6 +35,9 @@ def check_group_choices(args: list[str], conf_dir: Path = CONF_DIR) -> None:
 
 
 def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names only itself
+        print(describe())
+        sys.exit(0)
     register_configs()
     check_group_choices(sys.argv[1:])
 

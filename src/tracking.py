@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from src.config import UserError
+from src.versions import versions
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -64,9 +65,10 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     """An MLflow run that always ends: FINISHED, KILLED on `killed_on`, FAILED otherwise.
 
     A child run is tied to its parent by the `mlflow.parentRunId` tag, which needs no
-    active parent in this process (sweep workers are separate processes).
+    active parent in this process (sweep workers are separate processes). Every run is
+    tagged `versions.<package>` with the versions it ran on, to reproduce it later.
     """
-    tags = dict(tags or {})
+    tags = {**{f"versions.{k}": v for k, v in versions().items()}, **(tags or {})}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
