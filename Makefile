@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
+UPGRADE ?= --upgrade
 # The lock is for CPython 3.11 on Linux x86_64 (what CI runs); `make lock` writes it.
 LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock'
@@ -39,10 +40,10 @@ $(STAMP): $(LOCK) pyproject.toml
 setup: $(STAMP) ## create .venv/ and install the locked versions and the project into it
 	@true
 
-lock: ## refresh requirements.lock to the newest versions pyproject.toml allows (then make test)
+lock: ## refresh requirements.lock to the newest versions allowed (UPGRADE= keeps its pins)
 	@test -d $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip compile --quiet --upgrade $(LOCK_FLAGS) pyproject.toml -o $(LOCK)
+	$(UV) pip compile --quiet $(UPGRADE) $(LOCK_FLAGS) pyproject.toml -o $(LOCK)
 
 sweep: setup ## the main job: an Optuna study per approach, baselines, one table (WORKERS=2)
 	$(PY) -m src.sweep search.workers=$(WORKERS) $(ARGS)
