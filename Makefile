@@ -5,24 +5,45 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+UPGRADE ?= --upgrade
+# The lock is for CPython 3.11 on Linux x86_64 (what CI runs); `make lock` writes it.
+LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock'
 ARGS ?=
 WORKERS ?= 1
 PORT ?= 5000
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup sweep sweep-quick compare train test bench services services-stop ui clean-runs
+.PHONY: help setup lock sweep sweep-quick compare train test bench services services-stop ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# Exactly the lock's versions (sync also removes what the lock no longer lists), then the
+# project itself without dependencies. uv installs several times faster than pip, which
+# stays the fallback where uv cannot be installed.
+$(STAMP): $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	if $(PY) -m pip install --quiet uv==$(UV_VERSION); then \
+	  $(UV) pip sync --quiet --python $(PY) --require-hashes $(LOCK) && \
+	  $(UV) pip install --quiet --python $(PY) --no-deps -e .; \
+	else \
+	  echo "uv could not be installed: installing the lock with pip" >&2 && \
+	  $(PY) -m pip install --quiet --require-hashes -r $(LOCK) && \
+	  $(PY) -m pip install --quiet --no-deps -e .; \
+	fi
 	touch $@
 
-setup: $(STAMP) ## create .venv/ and install the project into it
+setup: $(STAMP) ## create .venv/ and install the locked versions and the project into it
 	@true
+
+lock: ## refresh requirements.lock to the newest versions allowed (UPGRADE= keeps its pins)
+	@test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip compile --quiet $(UPGRADE) $(LOCK_FLAGS) pyproject.toml -o $(LOCK)
 
 sweep: setup ## the main job: an Optuna study per approach, baselines, one table (WORKERS=2)
 	$(PY) -m src.sweep search.workers=$(WORKERS) $(ARGS)

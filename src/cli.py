@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from src.config import UserError, register_configs
 from src.redact import redact, redact_logging
+from src.versions import describe
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_USER_ERROR = 2
@@ -107,6 +108,9 @@ def _unparsable(overrides: list[str]) -> str:
 
 
 def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names only itself
+        print(describe())
+        sys.exit(0)
     register_configs()
     check_group_choices(sys.argv[1:])
     precompose(config_name, sys.argv[1:])

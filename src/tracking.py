@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.config import UserError
 from src.redact import redact
+from src.versions import versions
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -65,9 +66,11 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     """An MLflow run that always ends: FINISHED, KILLED on `killed_on`, FAILED otherwise.
 
     A child run is tied to its parent by the `mlflow.parentRunId` tag, which needs no
-    active parent in this process (sweep workers are separate processes).
+    active parent in this process (sweep workers are separate processes). Every run is
+    tagged `versions.<package>` with the versions it ran on, to reproduce it later.
     """
-    tags = {key: redact(str(value)) for key, value in (tags or {}).items()}
+    tags = {**{f"versions.{k}": v for k, v in versions().items()},
+            **{key: redact(str(value)) for key, value in (tags or {}).items()}}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)

@@ -15,6 +15,7 @@ from src.data import prepare
 from src.evaluation import predict
 from src.train import train
 from src.training import TrainingDiverged
+from src.versions import versions
 
 
 def client_for(tmp_path):
@@ -38,6 +39,9 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
     assert run.data.tags["arch"] == "timedistributed"
     assert run.data.tags["stacking"] == "channels" and run.data.tags["scaling"] == "window"
     assert len(run.data.tags["split_fingerprint"]) == 16
+    tagged = {k: v for k, v in run.data.tags.items() if k.startswith("versions.")}
+    assert tagged == {f"versions.{k}": v for k, v in versions().items()}
+    assert tagged["versions.keras"] == keras.__version__
 
     params = run.data.params
     assert params["arch.units"] == "[4, 3]" and params["train.epochs"] == "1"
