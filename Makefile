@@ -15,9 +15,11 @@ LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 \
 ARGS ?=
 WORKERS ?= 1
 PORT ?= 5000
+SERVE_PORT ?= 5002
+MODEL ?= models:/many2many-sweep@champion
 STORE := sqlite:///mlruns/mlflow.db
 
-.PHONY: help setup lock sweep sweep-quick compare train test bench services services-stop ui clean-runs
+.PHONY: help setup lock sweep sweep-quick compare forecast serve train test bench services services-stop ui clean-runs
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +55,13 @@ sweep-quick: setup ## the same sweep shrunk to about a minute
 
 compare: setup ## report on the sweep: table, repeats over seeds, plots (experiments/reports/)
 	$(PY) -m src.compare $(ARGS)
+
+forecast: setup ## the champion's forecast for a CSV: make forecast ARGS="data.path=load.csv"
+	$(PY) -m src.forecast $(ARGS)
+
+serve: setup ## serve the champion on http://127.0.0.1:5002/invocations (MODEL=models:/...)
+	PATH=$(VENV)/bin:$$PATH MLFLOW_TRACKING_URI=$(STORE) $(PY) -m mlflow models serve -m $(MODEL) --env-manager local \
+	    --host 127.0.0.1 --port $(SERVE_PORT)
 
 train: setup ## train one approach: make train ARGS="arch=seq2seq train.epochs=50"
 	$(PY) -m src.train $(ARGS)

@@ -31,7 +31,7 @@ APPROACHES = ("reshape_head", "timedistributed", "seq2seq")
 # --- training speed ---------------------------------------------------------------
 
 def _seed_data(cfg: DictConfig):
-    from src.data import prepare
+    from src.data.windowed import prepare
 
     return prepare(cfg.data)
 

@@ -106,28 +106,22 @@ def per_key_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]], pr
 
 
 def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
-    """Each approach's best model (from its run's artifacts) on the test windows."""
-    import keras
-    import mlflow
-
+    """Each approach's best model (its run's MLflow model) on the test windows."""
     from src.comparison.repeats import run_config
-    from src.data import prepare
-    from src.evaluation import predict
+    from src.data.windowed import prepare
+    from src.serving.logged import MODEL_URI_TAG, load_forecaster
 
     predictions, data = {}, None
     with tempfile.TemporaryDirectory() as tmp:
         for arch, run in best.items():
-            try:
-                path = mlflow.artifacts.download_artifacts(run_id=run["run_id"], artifact_path="model/model.keras",
-                                                           dst_path=f"{tmp}/{arch}")
-            except Exception:  # the run was logged with tracking.log_model=false
-                log.warning("%s: no model artifact in run %s; left out of forecasts.png", arch, run["run_id"])
+            uri = run.get(f"tags.{MODEL_URI_TAG}")
+            if not isinstance(uri, str):  # the run was logged with tracking.log_model=false
+                log.warning("%s: run %s has no MLflow model; left out of forecasts.png", arch, run["run_id"])
                 continue
             run_data = prepare(run_config(run["run_id"]).data)
             if run_data.fingerprint != fingerprint:
                 raise UserError(f"{arch}: its config no longer gives the windows it was trained on")
-            model = keras.models.load_model(path, safe_mode=True)
-            predictions[arch] = predict(model, run_data, run_data.test)
+            predictions[arch] = load_forecaster(uri, Path(tmp) / arch).forecast(run_data.test.X)
             data = run_data
     return data, predictions
 
@@ -210,6 +204,11 @@ def compare(cfg: DictConfig) -> list[dict]:
         mlflow.log_artifacts(str(folder))
     print(table)
     print(f"report: {folder}/summary.md (also in MLflow, run {cfg.search.name}-comparison)")
+    if cfg.compare.register:
+        from src.serving.registry import register_champion, registered_name
+
+        print(register_champion(rows, best, registered_name(cfg.tracking.experiment, cfg.search.name),
+                                fingerprint))
     return rows
 
 

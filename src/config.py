@@ -128,6 +128,7 @@ class CompareConfig:
     repeats: int = 3              # fresh seeds per approach's best configuration; 0: none
     report_dir: str = "experiments/reports"
     forecast_windows: int = 3     # test windows drawn in forecasts.png
+    register: bool = True         # the winner as <experiment>-<sweep>@champion in the registry
 
 
 @dataclass
@@ -142,6 +143,28 @@ class BenchConfig:
     pruning_epochs: int = 15
     memory_trials: int = 20
     out_dir: str = "experiments/bench"
+
+
+@dataclass
+class ForecastDataConfig:
+    path: Optional[str] = None          # a CSV; None: the embedded synthetic series
+    time_column: Optional[str] = None   # None: a column named date, time, timestamp or ds
+
+
+@dataclass
+class SweepNameConfig:
+    name: str = "sweep"
+
+
+@dataclass
+class ForecastAppConfig:
+    """`python -m src.forecast`: its own config (conf/forecast.yaml), not the training one."""
+    model: Optional[str] = None         # None: the champion of <tracking.experiment>-<search.name>
+    data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
+    windows: str = "last"               # last: the next horizon steps; all: backtest every window
+    out_dir: str = "experiments/forecasts"
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    search: SweepNameConfig = field(default_factory=SweepNameConfig)
 
 
 @dataclass
@@ -254,6 +277,7 @@ def register_configs() -> None:
     cs.store(group="schema", name="compare", node=CompareConfig)
     cs.store(group="schema", name="bench", node=BenchConfig)
     cs.store(group="schema", name="app", node=AppConfig)
+    cs.store(group="schema", name="forecast_app", node=ForecastAppConfig)
 
 
 def _require(ok: bool, message: str) -> None:

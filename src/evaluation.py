@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from src.data import Split, WindowedData
+from src.data.windowed import Split, WindowedData
 
 
 def naive_forecast(split: Split) -> np.ndarray:
@@ -15,10 +15,12 @@ def naive_forecast(split: Split) -> np.ndarray:
     return np.repeat(split.X[:, -1:, :], horizon, axis=1)
 
 
-def predict(model, data: WindowedData, split: Split, batch_size: int = 256) -> np.ndarray:
-    """(N, H, C) forecasts for a split, in original units."""
-    X, _ = data.model_arrays(split)
-    return data.to_original(model.predict(X, batch_size=batch_size, verbose=0), split)
+def predict(model, data: WindowedData, split: Split) -> np.ndarray:
+    """(N, H, C) forecasts for a split, in original units, through the same Forecaster a
+    run logs as its MLflow model."""
+    from src.serving.forecaster import Forecaster
+
+    return Forecaster.for_data(model, data).forecast(split.X)
 
 
 def seconds_per_window(model, data: WindowedData, split: Split, repeats: int = 3) -> float:

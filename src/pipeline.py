@@ -6,13 +6,16 @@ import logging
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 from omegaconf import DictConfig
 
 from src import evaluation, tracking
 from src.config import build
-from src.data import WindowedData
+from src.data.windowed import WindowedData
 from src.models.revin import with_revin
 from src.plots import forecast_figure
+from src.serving.forecaster import Forecaster
+from src.serving.logged import log_forecaster
 from src.training import fit
 
 # Keras retraces predict for each new array shape (validation, test, timing); TensorFlow
@@ -45,8 +48,9 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
 
     result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
 
-    val_forecast = evaluation.predict(model, data, data.val)
-    test_forecast = evaluation.predict(model, data, data.test)
+    forecaster = Forecaster.for_data(model, data, approach=cfg.arch.name)
+    val_forecast = forecaster.forecast(data.val.X)
+    test_forecast = forecaster.forecast(data.test.X)
     metrics = evaluation.evaluate(data, val_forecast, test_forecast)
     metrics.update(n_params=n_params, best_val_loss=result.best_val_loss,
                    epochs_trained=result.epochs, best_epoch=result.best_epoch,
@@ -57,5 +61,6 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
                              title=f"{cfg.arch.name}: test MSE {metrics['test_mse']:.4g}")
     mlflow.log_figure(figure, "forecast.png")
     if cfg.tracking.log_model:
-        tracking.log_model(model)
+        # Its input example: the last training window, as a user would pass a history.
+        log_forecaster(forecaster, pd.DataFrame(data.train.X[-1], columns=data.series))
     return metrics

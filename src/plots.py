@@ -2,8 +2,9 @@
 so nothing keeps them alive after logging and no display backend is needed."""
 
 import numpy as np
+import pandas as pd
 
-from src.data import Split
+from src.data.windowed import Split
 
 
 def forecast_figure(split: Split, forecast: np.ndarray, series: list[str], n_windows: int,
@@ -36,5 +37,27 @@ def forecast_figure(split: Split, forecast: np.ndarray, series: list[str], n_win
         ax.set_xlabel("steps from forecast origin")
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(history, forecast, title: str = ""):
+    """One panel per series: the recent history and the forecast after it (DataFrames with
+    the same columns, indexed by time or step)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 2.4 * len(history.columns)))
+    axes = fig.subplots(len(history.columns), 1, squeeze=False, sharex=True)[:, 0]
+    step = isinstance(forecast.index, pd.RangeIndex)
+    past = np.arange(-len(history) + 1, 1) if step else history.index
+    for ax, name in zip(axes, history.columns):
+        ax.plot(past, history[name].to_numpy(), color="0.45", lw=1, label="history")
+        ax.plot(forecast.index, forecast[name].to_numpy(), color="tab:red", lw=1.6, marker=".",
+                label="forecast")
+        ax.set_ylabel(str(name))
+    axes[0].legend(fontsize=8, loc="upper left")
+    axes[-1].set_xlabel("steps ahead (history: steps back)" if step else str(history.index.name or "time"))
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -20,7 +20,7 @@ import sys
 from omegaconf import DictConfig
 
 from src.config import UserError, validate
-from src.data import prepare
+from src.data.windowed import prepare
 from src import services
 from src.search import studies
 from src.search.space import check_space, parse_space

@@ -2,7 +2,6 @@
 
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +24,8 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 # A sweep ends hundreds of runs; MLflow would print two links for each.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# ...and draw a progress bar for each model it logs or loads.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def resolve_uri(uri: str) -> str:
@@ -118,13 +119,6 @@ def model_summary(model: keras.Model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda text, line_break=True: lines.append(text), line_length=100)
     return "\n".join(lines)
-
-
-def log_model(model: keras.Model) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.keras"
-        model.save(path)
-        mlflow.log_artifact(str(path), artifact_path="model")
 
 
 def log_config(cfg: DictConfig) -> None:

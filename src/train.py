@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from src import services
 from src.config import validate
-from src.data import prepare
+from src.data.windowed import prepare
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from src.data import WindowedData
+from src.data.windowed import WindowedData
 
 
 VAL_BATCH = 4096

@@ -13,7 +13,7 @@ from conftest import make_cfg, run_cli, write_csv
 from src import services
 from src.cli import precompose
 from src.config import UserError, build, load_stored, validate
-from src.data import prepare
+from src.data.windowed import prepare
 from src.evaluation import evaluate, naive_forecast
 from src.redact import redact
 from src.search import studies

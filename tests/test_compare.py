@@ -3,6 +3,7 @@ and the honesty checks (one split for all, fewer trials flagged, missing metrics
 
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -71,8 +72,20 @@ def test_report_files_rows_and_mlflow_run(swept):
     assert len(repeats) == 4  # reshape_head and linear, two seeds each; naive has none
     assert sorted({r.data.params["seed"] for r in repeats}) == ["43", "44"]
 
-    call(compare, [*base, "compare.repeats=2"])  # a second report reuses the repeats
+    # The leader is the champion of the registry, tagged with its row of the report.
+    leader = next(r for r in rows if "lowest test MSE" in r["notes"])
+    champion = client.get_model_version_by_alias("test-sweep", "champion")
+    assert champion.tags["approach"] == leader["approach"]
+    assert champion.tags["test_mse"] == leader["test_mse_repeats"]
+    assert champion.tags["split_fingerprint"] == runs[0].data.tags["split_fingerprint"]
+    assert champion.tags["reproduce"].startswith("python -m src.train")
+    assert champion.tags["model_uri"] == client.get_run(leader["run_id"]).data.tags["model_uri"]
+
+    call(compare, [*base, "compare.repeats=2"])  # a second report reuses the repeats...
     assert len(client.search_runs([experiment_id], "tags.role = 'repeat'")) == 4
+    again = client.get_model_version_by_alias("test-sweep", "champion")  # ...and the champion
+    assert again.version == champion.version
+    assert len(client.search_model_versions("name = 'test-sweep'")) == 1
 
 
 @pytest.mark.slow
@@ -180,3 +193,23 @@ def test_an_edited_stored_config_is_refused_not_run(swept):
         assert not target.exists()
     finally:
         artifact.write_text(original)
+
+
+@pytest.mark.slow
+def test_the_champion_alias_moves_only_to_a_new_winner(swept):
+    tmp, base = swept
+    client, experiment_id = client_for(tmp)
+    call(compare, [*base, "compare.repeats=0"])
+    winner = client.get_model_version_by_alias("test-sweep", "champion")
+    loser = next(r for r in client.search_runs([experiment_id], "tags.role = 'trial'")
+                 if r.data.tags.get("model_uri", winner.tags["model_uri"]) != winner.tags["model_uri"])
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    other = mlflow.register_model(loser.data.tags["model_uri"], "test-sweep",
+                                  tags={"model_uri": loser.data.tags["model_uri"]})
+    client.set_registered_model_alias("test-sweep", "champion", other.version)
+    call(compare, [*base, "compare.repeats=0"])  # the report's winner differs from the alias
+    moved = client.get_model_version_by_alias("test-sweep", "champion")
+    assert moved.version not in (winner.version, other.version)
+    assert moved.tags["model_uri"] == winner.tags["model_uri"]
+    call(compare, [*base, "compare.repeats=0", "compare.register=false"])
+    assert client.get_model_version_by_alias("test-sweep", "champion").version == moved.version

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import make_cfg, write_csv
 from src.config import UserError
-from src.data import _from_samples, _to_samples, prepare
+from src.data.windowed import prepare
+from src.data.stacking import from_samples, to_samples
 from src.data.scaling import Scaler
 from src.data.sources import read_csv, synthetic
 from src.data.windows import make_splits, split_bounds
@@ -71,10 +72,10 @@ def test_scaling_round_trip(mode):
 
 def test_samples_stacking_round_trip_keeps_series_order():
     a = np.arange(2 * 5 * 3, dtype=float).reshape(2, 5, 3)  # (N, L, C)
-    stacked = _to_samples(a)
+    stacked = to_samples(a)
     assert stacked.shape == (6, 5, 1)
     np.testing.assert_array_equal(stacked[4, :, 0], a[1, :, 1])  # row n*C + c
-    np.testing.assert_array_equal(_from_samples(stacked, 3), a)
+    np.testing.assert_array_equal(from_samples(stacked, 3), a)
 
 
 def test_samples_stacking_feeds_one_series_per_example():

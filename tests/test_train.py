@@ -11,8 +11,9 @@ from mlflow.tracking import MlflowClient
 
 from conftest import TINY, make_cfg, run_cli, write_csv
 from src.config import UserError
-from src.data import prepare
+from src.data.windowed import prepare
 from src.evaluation import predict
+from src.serving.logged import load_forecaster
 from src.train import train
 from src.training import TrainingDiverged
 from src.versions import versions
@@ -61,17 +62,23 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
     assert history[0].value == pytest.approx(m["best_val_loss"])
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "model_summary.txt", "forecast.png", "model"} <= artifacts
+    assert {"config.yaml", "model_summary.txt", "forecast.png"} <= artifacts
     stored = tmp_path / "artifacts" / "test" / run.info.run_id / "artifacts"  # beside the store
-    assert (stored / "forecast.png").is_file() and (stored / "model" / "model.keras").is_file()
+    assert (stored / "forecast.png").is_file()
     folder = client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl"))
     assert "encoder_0" in open(f"{folder}/model_summary.txt").read()
     assert open(f"{folder}/forecast.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
-    # The logged model reloads in safe mode and reproduces the logged test MSE.
-    model = keras.models.load_model(f"{folder}/model/model.keras", safe_mode=True)
+    # The run's MLflow model (a LoggedModel of this run) reproduces the logged test MSE;
+    # its network reloads in safe mode.
+    [logged] = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert logged.source_run_id == run.info.run_id and run.data.tags["model_uri"] == f"models:/{logged.model_id}"
+    forecaster = load_forecaster(run.data.tags["model_uri"], tmp_path / "model")
+    network = keras.models.load_model(tmp_path / "model" / "artifacts" / "forecaster" / "network.keras",
+                                      safe_mode=True)
     data = prepare(cfg.data)
-    forecast = predict(model, data, data.test)
+    forecast = predict(network, data, data.test)
+    np.testing.assert_allclose(forecaster.forecast(data.test.X), forecast, rtol=1e-6)
     assert float(np.mean((forecast - data.test.y) ** 2)) == pytest.approx(m["test_mse"], rel=1e-5)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.data import Split
+from src.data.windowed import Split
 
 
 def _colors(approaches: list[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from src import tracking
 from src.config import load_stored
-from src.data import prepare
+from src.data.windowed import prepare
 from src.pipeline import fit_and_log
 from src.search.trial import merge_overrides, reproduce_command
 

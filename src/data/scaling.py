@@ -36,6 +36,18 @@ class Scaler:
         scaled_y = (y - offset) / self.std
         return scaled_X.astype(np.float32), scaled_y.astype(np.float32)
 
+    def transform_inputs(self, X: np.ndarray) -> np.ndarray:
+        """Raw windows (N, T, C) as the model sees them (float32), no targets needed."""
+        return ((X - self._offset(X)) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scaler":
+        return cls(mode=str(d["mode"]), mean=np.asarray(d["mean"], dtype=np.float64),
+                   std=np.asarray(d["std"], dtype=np.float64))
+
     def inverse(self, y_scaled: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Scaled targets or forecasts (N, H, C) back to original units; X is the raw window."""
         return y_scaled * self.std + self._offset(X)

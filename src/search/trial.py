@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from src import tracking
 from src.config import ParamSpec, validate
-from src.data import WindowedData
+from src.data.windowed import WindowedData
 from src.pipeline import fit_and_log
 from src.redact import redact
 from src.search.space import suggest_overrides

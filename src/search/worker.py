@@ -183,7 +183,7 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
     """Claim and run trials until none is left (returns False) or until `spec.max_trials`
     have run (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
-    from src.data import prepare
+    from src.data.windowed import prepare
 
     experiment_id = tracking.use_experiment(cfg.tracking)
     storage = studies.open_storage(cfg.search)

@@ -1,0 +1,176 @@
+"""`python -m src.forecast`: use a logged model on a CSV, by default the registered champion.
+
+    python -m src.forecast data.path=load.csv                 # the next horizon steps
+    python -m src.forecast data.path=load.csv windows=all     # backtest over every window
+    python -m src.forecast model=models:/many2many-sweep/3 data.path=load.csv
+
+Writes <out_dir>/forecast.csv and forecast.png (or backtest.csv), and prints the table.
+The model is read as data (its JSON and .keras files); its code file is not run.
+"""
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from src import tables
+from src.config import UserError
+
+log = logging.getLogger(__name__)
+WINDOWS = ("last", "all")
+TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds")
+
+
+def read_history(data: DictConfig) -> pd.DataFrame:
+    """The rows to forecast from, oldest first, indexed by time where the file has it."""
+    if data.path is None:
+        return _default_series()
+    file = Path(data.path).expanduser()
+    if file.is_dir():
+        raise UserError(f"data.path: {file} is a folder, not a CSV file")
+    if not file.is_file():
+        raise UserError(f"data.path: no such file: {file}")
+    try:
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}") from None
+    column = data.time_column or next((c for c in frame.columns if str(c).lower() in TIME_NAMES), None)
+    if column is None:
+        return frame
+    if column not in frame.columns:
+        raise UserError(f"data.time_column: no column '{column}' in {file}")
+    times = pd.to_datetime(frame[column], errors="coerce")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise UserError(f"column '{column}' in {file} row {row} is not a time: {frame[column].iloc[row]!r}")
+    return frame.drop(columns=[column]).set_index(pd.DatetimeIndex(times, name=column))
+
+
+def _default_series() -> pd.DataFrame:
+    """The embedded synthetic series, as `make sweep` makes them by default."""
+    from hydra import compose
+
+    from src.config import build
+
+    return build(compose("config").data.source)
+
+
+def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
+    """Timestamps continuing the history's (its inferred or median spacing), else 1..horizon."""
+    if isinstance(history.index, pd.DatetimeIndex) and len(history) >= 2:
+        freq = pd.infer_freq(history.index[-10:]) if len(history) >= 3 else None
+        step = pd.tseries.frequencies.to_offset(freq) if freq else history.index.to_series().diff().median()
+        return pd.DatetimeIndex([history.index[-1] + step * (k + 1) for k in range(horizon)],
+                                name=history.index.name)
+    return pd.RangeIndex(1, horizon + 1, name="step")
+
+
+def load(uri: str, tmp: Path):
+    from mlflow.exceptions import MlflowException
+
+    from src.serving.logged import load_forecaster
+
+    try:
+        return load_forecaster(uri, tmp)
+    except MlflowException as err:
+        message = str(err.message).splitlines()[0]
+        hint = "; run `make compare` to register one" if "@champion" in uri else ""
+        raise UserError(f"model {uri}: {message}{hint}") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"model {uri}: not a model logged by this project ({err})") from None
+
+
+def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:
+    missing = [s for s in forecaster.series if s not in history.columns]
+    if missing:
+        raise UserError(f"data.path: the model forecasts {', '.join(forecaster.series)}; missing "
+                        f"{', '.join(missing)} (columns: {', '.join(map(str, history.columns))})")
+    return history[forecaster.series]
+
+
+def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Every window of the history: errors of the model and of the naive forecast."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from src.serving.forecaster import ForecastInputError
+
+    values = history.to_numpy(dtype=np.float64)
+    length = forecaster.input_steps + forecaster.horizon
+    if len(values) < length:
+        raise ForecastInputError(f"windows=all needs at least input_steps + horizon = {length} "
+                                 f"rows; got {len(values)}")
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        row, c = bad[0]
+        raise ForecastInputError(f"column '{history.columns[c]}' row {row} is not a finite number")
+    stacked = sliding_window_view(values, length, axis=0).transpose(0, 2, 1)   # (N, T+H, C)
+    X, y = stacked[:, :forecaster.input_steps], stacked[:, forecaster.input_steps:]
+    err = forecaster.forecast(X) - y
+    naive = np.repeat(X[:, -1:], forecaster.horizon, axis=1) - y
+    per_window = pd.DataFrame({"window_start": np.arange(len(X)),
+                               "mse": (err ** 2).mean(axis=(1, 2)), "mae": np.abs(err).mean(axis=(1, 2)),
+                               "naive_mse": (naive ** 2).mean(axis=(1, 2))})
+    summary = {"windows": len(X), "mse": float((err ** 2).mean()), "mae": float(np.abs(err).mean()),
+               "naive_mse": float((naive ** 2).mean()), "naive_mae": float(np.abs(naive).mean())}
+    summary["ratio_to_naive"] = summary["mse"] / summary["naive_mse"]
+    return per_window, summary
+
+
+def forecast(cfg: DictConfig) -> pd.DataFrame:
+    """Forecast (or backtest) and write the files; returns the forecast or per-window errors."""
+    from src import services
+    from src.plots import history_figure
+    from src.serving.forecaster import ForecastInputError
+    from src.serving.registry import champion_uri
+    from src.tracking import resolve_uri
+
+    if cfg.windows not in WINDOWS:
+        raise UserError(f"windows must be one of {', '.join(WINDOWS)}; got '{cfg.windows}'")
+    history = read_history(cfg.data)
+    services.check_tracking(cfg.tracking.uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
+    uri = cfg.model or champion_uri(cfg.tracking.experiment, cfg.search.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        forecaster = load(uri, Path(tmp))
+    series = series_of(history, forecaster)
+    out = Path(cfg.out_dir)
+    try:
+        if cfg.windows == "all":
+            per_window, summary = backtest(forecaster, series)
+            out.mkdir(parents=True, exist_ok=True)
+            per_window.to_csv(out / "backtest.csv", index=False)
+            print(tables.format_table([{"what": forecaster.approach or uri, **summary}], BACKTEST_COLUMNS))
+            print(f"per window: {out / 'backtest.csv'}")
+            return per_window
+        result = forecaster.forecast_frame(series)
+    except ForecastInputError as err:
+        raise UserError(f"data: {err}") from None
+    result.index = next_index(series, forecaster.horizon)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_csv(out / "forecast.csv")
+    figure = history_figure(series.iloc[-3 * forecaster.input_steps:], result,
+                            title=f"{forecaster.approach or 'model'}: next {forecaster.horizon} steps ({uri})")
+    figure.savefig(out / "forecast.png", dpi=110)
+    print(result.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"model {uri} ({forecaster.approach}); written: {out / 'forecast.csv'}, {out / 'forecast.png'}")
+    return result
+
+
+BACKTEST_COLUMNS = [("what", "model", "{}"), ("windows", "windows", "{:,}"), ("mse", "MSE", "{:.4g}"),
+                    ("mae", "MAE", "{:.4g}"), ("naive_mse", "naive MSE", "{:.4g}"),
+                    ("ratio_to_naive", "MSE / naive", "{:.3f}")]
+
+
+def main() -> None:
+    from src.cli import run_app
+
+    run_app(forecast, config_name="forecast")
+
+
+if __name__ == "__main__":
+    main()

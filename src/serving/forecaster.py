@@ -1,0 +1,105 @@
+"""A trained approach as one object that forecasts in original units: the Keras network, the
+scaler fitted on the training rows and the stacking it was trained with. The pipeline scores
+every run through it, and it is what a logged MLflow model loads, so a served forecast is
+the run's own test forecast. Saved as plain files (JSON and .keras), never pickled."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from src.data.scaling import Scaler
+from src.data.stacking import from_samples, to_samples
+from src.models import revin  # noqa: F401  registers the RevIN layers before any load
+
+FORMAT = 1
+NETWORK_FILE = "network.keras"
+SETTINGS_FILE = "forecaster.json"
+
+
+class ForecastInputError(ValueError):
+    """Input the forecaster cannot use; the message names the problem."""
+
+
+@dataclass
+class Forecaster:
+    network: keras.Model   # scaled (B, T, C) -> (B, H, C); C = 1 when stacked as samples
+    scaler: Scaler
+    stacking: str          # "channels" or "samples"
+    series: list[str]      # column names, in the order the network sees them
+    input_steps: int
+    horizon: int
+    approach: str = ""
+
+    @classmethod
+    def for_data(cls, network: keras.Model, data, approach: str = "") -> "Forecaster":
+        """The forecaster of a network trained on `data` (src.data.windowed.WindowedData)."""
+        return cls(network=network, scaler=data.scaler, stacking=data.stacking,
+                   series=list(data.series), input_steps=data.input_steps,
+                   horizon=data.horizon, approach=approach)
+
+    def forecast(self, windows: np.ndarray) -> np.ndarray:
+        """Raw windows (N, input_steps, C) -> forecasts (N, horizon, C), original units."""
+        windows = np.asarray(windows, dtype=np.float64)
+        X = self.scaler.transform_inputs(windows)
+        if self.stacking == "samples":
+            X = to_samples(X)
+        y = self.network.predict(X, batch_size=256, verbose=0)
+        if self.stacking == "samples":
+            y = from_samples(y, len(self.series))
+        return self.scaler.inverse(y, windows)
+
+    def window_from(self, history: pd.DataFrame) -> np.ndarray:
+        """The last input_steps rows of a history (oldest first) as one window (1, T, C);
+        ForecastInputError naming what is wrong with it."""
+        if not isinstance(history, pd.DataFrame):
+            raise ForecastInputError(f"expected a table with columns {', '.join(self.series)}, "
+                                     f"got {type(history).__name__}")
+        columns = [str(c) for c in history.columns]
+        missing = [s for s in self.series if s not in columns]
+        extra = [c for c in columns if c not in self.series]
+        if missing or extra:
+            problems = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                       ([f"unexpected {', '.join(extra)}"] if extra else [])
+            raise ForecastInputError(f"columns must be the series the model was trained on "
+                                     f"({', '.join(self.series)}): {'; '.join(problems)}")
+        if len(history) < self.input_steps:
+            raise ForecastInputError(f"needs at least {self.input_steps} rows (input_steps), "
+                                     f"oldest first; got {len(history)}")
+        recent = history.rename(columns=str)[self.series].iloc[-self.input_steps:]
+        for name in self.series:
+            values = pd.to_numeric(recent[name], errors="coerce").to_numpy(dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if len(bad):
+                row = len(history) - self.input_steps + int(bad[0])
+                value = recent[name].iloc[int(bad[0])]
+                shown = repr(value) if isinstance(value, str) else str(value)
+                raise ForecastInputError(f"column '{name}' row {row} holds {shown}, not a finite number")
+        return recent.to_numpy(dtype=np.float64)[None]
+
+    def forecast_frame(self, history: pd.DataFrame) -> pd.DataFrame:
+        """The next `horizon` steps after a history, one column per series."""
+        forecast = self.forecast(self.window_from(history))[0]
+        return pd.DataFrame(forecast, columns=self.series)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.network.save(folder / NETWORK_FILE)
+        settings = {"format": FORMAT, "approach": self.approach, "series": self.series,
+                    "input_steps": self.input_steps, "horizon": self.horizon,
+                    "stacking": self.stacking, "scaler": self.scaler.to_dict()}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Forecaster":
+        settings = json.loads((Path(folder) / SETTINGS_FILE).read_text())
+        if settings.get("format") != FORMAT:
+            raise ValueError(f"{folder}: forecaster format {settings.get('format')}, expected {FORMAT}")
+        network = keras.models.load_model(Path(folder) / NETWORK_FILE, safe_mode=True, compile=False)
+        return cls(network=network, scaler=Scaler.from_dict(settings["scaler"]),
+                   stacking=settings["stacking"], series=list(settings["series"]),
+                   input_steps=int(settings["input_steps"]), horizon=int(settings["horizon"]),
+                   approach=settings.get("approach", ""))

@@ -1,0 +1,62 @@
+"""Log a forecaster as the run's MLflow model (a LoggedModel: the run's "Models" column and
+the experiment's Models tab), with a signature and an input example, and find it again."""
+
+import logging
+import shutil
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+from src.serving.forecaster import Forecaster
+
+MODEL_NAME = "model"
+MODEL_URI_TAG = "model_uri"  # on the run: models:/<id> of its logged model
+SRC = Path(__file__).resolve().parent.parent
+# What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
+SHIPPED = ["__init__.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
+           "models/__init__.py", "models/revin.py", "serving/__init__.py",
+           "serving/forecaster.py"]
+REQUIREMENTS = ["tensorflow", "keras", "numpy", "pandas", "mlflow"]
+logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # one INFO line per logged model
+
+
+def _shipped_code(folder: Path) -> Path:
+    """A copy of the modules the model needs, as the package `src`."""
+    package = folder / "src"
+    for name in SHIPPED:
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SRC / name, package / name)
+    return package
+
+
+def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
+    """Log into the active run; returns the model's URI (models:/<id>), also set as the
+    run's `model_uri` tag. `example`: a history the model accepts (its input example)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "forecaster"
+        forecaster.save(saved)
+        signature = infer_signature(example, forecaster.forecast_frame(example))
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(SRC / "serving" / "mlflow_model.py"),
+            artifacts={"forecaster": str(saved)},
+            code_paths=[str(_shipped_code(Path(tmp) / "code"))],
+            signature=signature,
+            input_example=example,
+            pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
+        )
+    uri = f"models:/{info.model_id}"
+    mlflow.set_tag(MODEL_URI_TAG, uri)
+    return uri
+
+
+def load_forecaster(model_uri: str, folder: Path) -> Forecaster:
+    """The forecaster of a logged model (models:/..., runs:/...), read as data: its JSON and
+    its .keras network (safe mode). The model's own code file is not run: what comes back
+    from a store, which others may write, is never executed here."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(folder)))
+    return Forecaster.load(local / "artifacts" / "forecaster")

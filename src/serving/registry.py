@@ -1,0 +1,63 @@
+"""The comparison's winner in the MLflow Model Registry: a version of the registered model
+`<experiment>-<sweep>` with the alias `champion`, tagged with its row of the report."""
+
+import logging
+import math
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from src.serving.logged import MODEL_URI_TAG
+
+CHAMPION = "champion"
+log = logging.getLogger(__name__)
+
+
+def registered_name(experiment: str, sweep: str) -> str:
+    return f"{experiment}-{sweep}"
+
+
+def champion_uri(experiment: str, sweep: str) -> str:
+    return f"models:/{registered_name(experiment, sweep)}@{CHAMPION}"
+
+
+def winner(rows: list[dict]) -> dict | None:
+    """The row with the lowest mean test MSE over its repeats (the report's leader)."""
+    scored = [r for r in rows if isinstance(r.get("test_mse_mean"), float)
+              and math.isfinite(r["test_mse_mean"]) and r.get("run_id")]
+    return min(scored, key=lambda r: r["test_mse_mean"]) if scored else None
+
+
+def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str) -> str:
+    """Register the winner's model and point `champion` at it; a rerun with the same winner
+    changes nothing. `runs`: approach -> its selected run (a row of mlflow.search_runs).
+    Returns one line saying what happened."""
+    import mlflow
+
+    best = winner(rows)
+    if best is None:
+        return "no approach has a test MSE: nothing registered"
+    uri = runs[best["approach"]].get(f"tags.{MODEL_URI_TAG}")
+    if not isinstance(uri, str):
+        return (f"{best['approach']} has no MLflow model (tracking.log_model=false): "
+                f"nothing registered")
+    client = MlflowClient()
+    current = _champion(client, name)
+    if current is not None and current.tags.get(MODEL_URI_TAG) == uri:
+        return f"champion unchanged: {name} version {current.version} ({best['approach']})"
+    close = [r["approach"] for r in rows if r is not best and "within 1 std" in r.get("notes", "")]
+    tags = {"approach": best["approach"], "test_mse": best["test_mse_repeats"],
+            "ratio_to_naive": f"{best['ratio_to_naive']:.4f}", "split_fingerprint": fingerprint,
+            "reproduce": best.get("reproduce", ""), "run_id": best["run_id"], MODEL_URI_TAG: uri,
+            "within_1_std": ", ".join(close) or "none"}
+    version = mlflow.register_model(uri, name, tags=tags)
+    client.set_registered_model_alias(name, CHAMPION, version.version)
+    moved = f" (was version {current.version})" if current is not None else ""
+    return f"champion: {name} version {version.version}, {best['approach']}{moved}; models:/{name}@{CHAMPION}"
+
+
+def _champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:  # no such registered model, or no alias yet
+        return None

@@ -1,0 +1,231 @@
+"""Using the winner: every run's MLflow model forecasts what the pipeline forecast, in a
+fresh process; it holds no pickle; `src.forecast` and a real `mlflow models serve` answer
+with the same numbers; bad input is one line (CLI) or a 400 (server)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, make_cfg, run_cli
+from src.config import UserError
+from src.data.sources import synthetic
+from src.data.windowed import prepare
+from src.evaluation import predict
+from src.forecast import forecast
+from src.train import train
+
+pytestmark = pytest.mark.slow
+
+# (arch, scaling, stacking): every approach, every scaling, both stackings.
+CASES = [("reshape_head", "window", "channels"), ("timedistributed", "window", "channels"),
+         ("seq2seq", "window", "channels"), ("naive", "window", "channels"),
+         ("linear", "window", "channels"), ("reshape_head", "global", "samples"),
+         ("seq2seq", "revin", "channels"), ("timedistributed", "revin", "samples")]
+TINY = ["data.n_windows=200", "train.epochs=2", "train.verbose=0", "train.jit_compile=false"]
+WINDOWS = [0, 1, 2]  # the test windows (all three of this small data), compared one by one
+
+
+class KeepModel(keras.callbacks.Callback):
+    """The trained network as fit left it (best weights restored)."""
+
+    def on_train_end(self, logs=None):
+        self.network = self.model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run per case; the pipeline's own test forecasts of a few windows."""
+    tmp = tmp_path_factory.mktemp("serving")
+    store = [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
+             "tracking.experiment=serve"]
+    cases = []
+    for arch, scaling, stacking in CASES:
+        overrides = [f"arch={arch}", f"data.scaling={scaling}", f"data.stacking={stacking}", *TINY, *store]
+        if arch in ("reshape_head", "timedistributed", "seq2seq"):
+            overrides.append("arch.units=[4]")
+        cfg = make_cfg(*overrides)
+        keep = KeepModel()
+        metrics = train(cfg, callbacks=[keep] if arch != "naive" else [])
+        data = prepare(cfg.data)
+        network = keep.network if arch != "naive" else None
+        run = mlflow.get_run(metrics["run_id"])
+        expected = predict(network, data, data.test) if network is not None else None
+        cases.append({"case": f"{arch}-{scaling}-{stacking}", "uri": run.data.tags["model_uri"],
+                      "windows": data.test.X[WINDOWS], "expected": expected, "truth": data.test.y,
+                      "all_windows": data.test.X, "test_mse": metrics["test_mse"], "series": data.series})
+    return tmp, store, cases
+
+
+LOAD_AND_PREDICT = """
+import json, sys
+import mlflow, numpy as np, pandas as pd
+mlflow.set_tracking_uri(sys.argv[1])
+out = {}
+for case in json.load(open(sys.argv[2])):
+    model = mlflow.pyfunc.load_model(case["uri"])
+    out[case["case"]] = [model.predict(pd.DataFrame(w, columns=case["series"])).to_numpy().tolist()
+                         for w in case["windows"]]
+json.dump(out, open(sys.argv[3], "w"))
+"""
+
+
+def test_every_logged_model_forecasts_what_the_pipeline_did_in_a_fresh_process(trained):
+    tmp, _, cases = trained
+    spec = [{"case": c["case"], "uri": c["uri"], "series": c["series"],
+             "windows": c["all_windows"].tolist()} for c in cases]
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, f"sqlite:///{tmp}/mlflow.db",
+                             str(tmp / "spec.json"), str(tmp / "out.json")], cwd=tmp, capture_output=True,
+                            text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads((tmp / "out.json").read_text())
+    for case in cases:
+        forecasts = np.asarray(served[case["case"]])                  # (N, H, C)
+        if case["expected"] is not None:
+            np.testing.assert_allclose(forecasts[WINDOWS], case["expected"][WINDOWS], rtol=1e-5, atol=1e-6,
+                                       err_msg=case["case"])
+        else:  # naive: the last value, repeated
+            np.testing.assert_allclose(forecasts, np.repeat(case["all_windows"][:, -1:], forecasts.shape[1], 1),
+                                       rtol=1e-6, err_msg=case["case"])
+        mse = float(np.mean((forecasts - case["truth"]) ** 2))
+        assert mse == pytest.approx(case["test_mse"], rel=1e-5), case["case"]
+
+
+def test_a_logged_model_holds_no_pickle(trained):
+    tmp, _, cases = trained
+    for case in cases[:3]:
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=case["uri"], dst_path=str(tmp / case["case"])))
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        assert {"MLmodel", "mlflow_model.py", "forecaster.json", "network.keras"} <= {f.name for f in files}
+        for file in files:
+            assert file.suffix not in (".pkl", ".pickle", ".joblib"), file
+            head = file.read_bytes()[:2]
+            assert not (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")), file
+        flavor = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
+        assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"
+        signature = yaml.safe_load((folder / "MLmodel").read_text())["signature"]
+        assert [c["name"] for c in json.loads(signature["inputs"])] == case["series"]
+
+
+@pytest.fixture(scope="module")
+def champion(trained):
+    """The first case registered as the champion of a sweep named `s`, and a CSV of the
+    same series with a date column."""
+    tmp, store, cases = trained
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    version = mlflow.register_model(cases[0]["uri"], "serve-s")
+    mlflow.MlflowClient().set_registered_model_alias("serve-s", "champion", version.version)
+    frame = synthetic(2, 200, 40, 10)
+    frame.insert(0, "date", pd.date_range("2025-01-01", periods=len(frame), freq="D").strftime("%Y-%m-%d"))
+    frame.to_csv(tmp / "series.csv", index=False)
+    args = [f"tracking.uri=sqlite:///{tmp}/mlflow.db", "tracking.experiment=serve", "search.name=s",
+            f"data.path={tmp / 'series.csv'}"]
+    return tmp, args, frame
+
+
+def test_forecast_cli_continues_the_dates_and_backtests(champion):
+    tmp, args, frame = champion
+    result = run_cli("src.forecast", *args, f"out_dir={tmp / 'fc'}", cwd=tmp)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = pd.read_csv(tmp / "fc" / "forecast.csv")
+    assert list(written.columns) == ["date", "s0", "s1"] and len(written) == 10
+    last = pd.Timestamp(frame["date"].iloc[-1])  # daily rows: the forecast goes on day by day
+    assert list(written["date"]) == [str((last + pd.Timedelta(days=k)).date()) for k in range(1, 11)]
+    assert (tmp / "fc" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    backtest = run_cli("src.forecast", *args, "windows=all", f"out_dir={tmp / 'bt'}", cwd=tmp)
+    assert backtest.returncode == 0, backtest.stderr[-2000:]
+    per_window = pd.read_csv(tmp / "bt" / "backtest.csv")
+    assert len(per_window) == len(frame) - 50 + 1 and "| reshape_head" in backtest.stdout
+
+
+@pytest.mark.parametrize("edit, override, message", [
+    (lambda f: f.drop(columns=["s1"]), None, "the model forecasts s0, s1; missing s1"),
+    (lambda f: f.head(20), None, "needs at least 40 rows"),
+    (lambda f: f.assign(s0=f["s0"].where(f.index != len(f) - 10)), None, "column 's0' row 337 holds nan"),
+    (lambda f: f.assign(s1=["x"] * len(f)), None, "column 's1' row 307 holds 'x'"),
+    (None, "model=models:/nope/1", "model models:/nope/1:"),
+    (None, "search.name=never-compared", "run `make compare` to register one"),
+    (None, "windows=some", "windows must be one of last, all"),
+])
+def test_bad_forecast_input_is_one_line_and_writes_nothing(champion, edit, override, message):
+    tmp, args, frame = champion
+    if edit is not None:
+        bad = edit(frame.copy())
+        bad.to_csv(tmp / "bad.csv", index=False)
+        args = [*args[:-1], f"data.path={tmp / 'bad.csv'}"]
+    cfg = make_cfg(*args, *([override] if override else []), f"out_dir={tmp / 'never'}", config_name="forecast")
+    with pytest.raises(UserError, match=message):
+        forecast(cfg)
+    assert not (tmp / "never").exists()
+
+
+def test_forecast_cli_error_exit_code(champion):
+    tmp, args, _ = champion
+    result = run_cli("src.forecast", *args, "model=models:/nope@champion", cwd=tmp)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: model models:/nope@champion:")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(port: int, frame: pd.DataFrame) -> tuple[int, dict]:
+    body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split"))}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_mlflow_models_serve_answers_with_the_forecast_cli_numbers(champion):
+    tmp, args, frame = champion
+    result = run_cli("src.forecast", *args, f"out_dir={tmp / 'cli'}", cwd=tmp)
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = pd.read_csv(tmp / "cli" / "forecast.csv")[["s0", "s1"]].to_numpy()
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/serve-s@champion",
+                               "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.time() < deadline, "mlflow models serve did not answer in 180 s"
+                time.sleep(1)
+        history = frame[["s0", "s1"]].tail(40)
+        status, answer = _post(port, history)
+        assert status == 200, answer
+        np.testing.assert_allclose(pd.DataFrame(answer["predictions"]).to_numpy(), expected, rtol=1e-9)
+        status, answer = _post(port, history.tail(10))
+        assert status == 400 and "needs at least 40 rows" in answer["message"]
+        status, answer = _post(port, history.assign(s0=np.nan))
+        assert status == 400 and "not a finite number" in answer["message"]
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
