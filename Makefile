@@ -78,7 +78,8 @@ services: setup ## start PostgreSQL and an MLflow server on 127.0.0.1 (scaling o
 services-stop: ## stop them
 	scripts/services.sh stop
 
-ui: setup ## browse runs in mlflow ui at http://127.0.0.1:5000 (PORT=...)
+ui: setup ## browse runs in mlflow ui at http://127.0.0.1:5000 (PORT=...); prints the runs view's address
+	@$(PY) -m src.ui_link $(PORT) $(STORE)
 	$(PY) -m mlflow ui --backend-store-uri $(STORE) --host 127.0.0.1 --port $(PORT)
 
 clean-runs: ## delete every local run, study and report (mlruns/*, experiments/*)

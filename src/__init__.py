@@ -2,5 +2,9 @@
 
 import os
 
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the useful output.
+from src import quiet
+
+# TensorFlow's C++ logging below ERROR (INFO notes, retracing warnings) hides the useful
+# output; its start-up chatter, which this does not reach, is filtered by src.quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet.install()

@@ -19,12 +19,14 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import tables
+from src.comparison import page, verdict
 from src.config import UserError, validate
 
 log = logging.getLogger(__name__)
 
 COLUMNS = [
     ("approach", "approach", "{}"),
+    ("notes", "notes", "{}"),
     ("scaling", "scaling", "{}"),
     ("best_val_loss", "best val loss", "{:.4f}"),
     ("test_mse_best", "test MSE (best trial)", "{:.4g}"),
@@ -35,8 +37,9 @@ COLUMNS = [
     ("epochs", "epochs", "{:.0f}"),
     ("seconds_per_epoch", "s / epoch", "{:.3f}"),
     ("predict_ms_per_window", "ms / window", "{:.3f}"),
+    ("train_seconds", "s / training", "{:.1f}"),
+    ("search_seconds", "search s", "{:.0f}"),
     ("trials", "trials C/P/F", "{}"),
-    ("notes", "notes", "{}"),
 ]
 
 
@@ -46,8 +49,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list[dict]],
                unfinished: list[str] = ()) -> list[dict]:
-    """One row per approach with a finished trial or baseline run, then one per approach
-    without (it keeps its row, saying so)."""
+    """One row per approach with a finished trial or baseline run, lowest mean test MSE
+    first, then one per approach without (it keeps its row, saying so)."""
     rows = []
     for arch, run in best.items():
         row = {"approach": arch, "scaling": run.get("tags.scaling"),
@@ -66,8 +69,11 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
             row[f"{metric}_repeats"] = f"{mean:.4g} ± {std:.2g} (n={len(samples)})"
         row["ratio_to_naive"] = row["test_mse_mean"] / row["naive_test_mse"]
+        fits = [s["fit_seconds"] for s in samples if "fit_seconds" in s] or [run.get("metrics.fit_seconds")]
+        row["train_seconds"] = statistics.fmean(fits) if None not in fits else None
         rows.append(row)
     _mark(rows)
+    rows.sort(key=lambda r: r["test_mse_mean"])
     for arch in unfinished:
         c = counts.get(arch, {"complete": 0, "pruned": 0, "fail": 0})
         rows.append({"approach": arch, "trials": f"{c['complete']}/{c['pruned']}/{c['fail']}",
@@ -105,6 +111,23 @@ def per_key_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]], pr
     return stats
 
 
+def step_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]],
+               key: str = "test_mse_by_step") -> dict[str, dict[int, tuple[float, float]]]:
+    """approach -> {horizon step: (mean, std)} over its repeats (else its selected run),
+    from each run's history of `key`, logged with step = h."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    stats = {}
+    for arch, run in best.items():
+        by_step: dict[int, list[float]] = {}
+        for run_id in [s["run_id"] for s in repeats.get(arch, [])] or [run["run_id"]]:
+            for point in client.get_metric_history(run_id, key):
+                by_step.setdefault(point.step, []).append(point.value)
+        stats[arch] = {h: _mean_std(values) for h, values in sorted(by_step.items())}
+    return stats
+
+
 def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     """Each approach's best model (its run's MLflow model) on the test windows."""
     from src.comparison.repeats import run_config
@@ -132,15 +155,21 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
     table = tables.format_table(rows, COLUMNS)
     csv_columns = ["approach", "scaling", "best_val_loss", "test_mse_best", "test_mse_mean", "test_mse_std",
                    "test_mae_mean", "test_mae_std", "ratio_to_naive", "n_params", "epochs",
-                   "seconds_per_epoch", "predict_ms_per_window", "trials", "notes", "run_id", "reproduce"]
+                   "seconds_per_epoch", "predict_ms_per_window", "train_seconds", "search_seconds", "trials",
+                   "notes", "run_id", "reproduce"]
     pd.DataFrame(rows).reindex(columns=csv_columns).to_csv(folder / "summary.csv", index=False)
     for name, figure in figures.items():
         figure.savefig(folder / f"{name}.png", dpi=110)
-    lines = [f"# Comparison: sweep `{cfg.search.name}`", "",
-             f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
+    intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
              f"below saw the same windows). Test MSE and MAE are in original units; mean ± std over "
              f"{cfg.compare.repeats} fresh seeds of each approach's best configuration (the selected "
-             f"trial itself left out; naive has no seed). MSE / naive uses that mean.", "", table, ""]
+             f"trial itself left out; naive has no seed). MSE / naive uses that mean. s / training: "
+             f"seconds to train one model of that configuration; search s: all its trials' seconds.")
+    title = f"Comparison: sweep `{cfg.search.name}`"
+    said = verdict.sentence(rows, cfg.compare.repeats)
+    (folder / "summary.html").write_text(page.summary_html(
+        title, [said, intro], *tables.cells(rows, COLUMNS), [folder / f"{name}.png" for name in figures]))
+    lines = [f"# {title}", "", said, "", intro, "", table, ""]
     if missing:
         lines += ["Runs missing a metric (not in the table):", ""] + [f"- {m}" for m in missing] + [""]
     lines += ["Reproduce each row with:", ""] + [f"- {r['approach']}: `{r['reproduce']}`" for r in rows
@@ -175,19 +204,21 @@ def compare(cfg: DictConfig) -> list[dict]:
     for arch in unfinished:
         log.warning("%s: no finished trial with every metric in sweep '%s'; its row says so",
                     arch, cfg.search.name)
-    repeats = run_repeats(best, cfg, sweep.experiment_id, log=log.info) if cfg.compare.repeats else {}
+    repeats = run_repeats(best, cfg, sweep.experiment_id) if cfg.compare.repeats else {}
     rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished)
+    search_seconds = sweep_runs.search_seconds(sweep, best)
+    for row in rows:
+        row["search_seconds"] = search_seconds.get(row["approach"])
 
-    steps = per_key_stats(best, repeats, "test_mse/step_")
+    steps = step_stats(best, repeats)
     series = per_key_stats(best, repeats, "test_mse/")
-    series = {a: {k: v for k, v in s.items() if "/step_" not in k} for a, s in series.items()}
     step_keys = sorted({k for s in steps.values() for k in s})
     series_keys = sorted({k for s in series.values() for k in s})
     data, predictions = best_forecasts(best, fingerprint)
     figures = {
         "loss_vs_params": fig.loss_vs_params(sweep.trials[sweep_runs.tag(sweep.trials, "trial_state").isin(sweep_runs.FINISHED)],
                                              sweep.baselines, list(best)),
-        "error_by_step": fig.error_by(steps, step_keys, [k.split("_")[-1].lstrip("0") for k in step_keys],
+        "error_by_step": fig.error_by(steps, step_keys, [str(k) for k in step_keys],
                                       "Test MSE per horizon step", "steps ahead", bars=False),
         "error_by_series": fig.error_by(series, series_keys, [k.split("/", 1)[1] for k in series_keys],
                                         "Test MSE per series", "series", bars=True),
@@ -198,11 +229,16 @@ def compare(cfg: DictConfig) -> list[dict]:
     table = write_report(folder, rows, figures, missing, fingerprint, cfg)
     with tracking.run(sweep.experiment_id, run_name=f"{cfg.search.name}-comparison",
                       tags={"role": "comparison", "sweep": cfg.search.name,
-                            "split_fingerprint": fingerprint}):
+                            "split_fingerprint": fingerprint}) as active:
         import mlflow
 
         mlflow.log_artifacts(str(folder))
+        repeat_ids = [s["run_id"] for arch, samples in repeats.items() for s in samples
+                      if s["run_id"] != best[arch]["run_id"]]
+        said = verdict.record(mlflow.MlflowClient(), active.info.run_id, rows, cfg.compare.repeats,
+                              repeat_ids)
     print(table)
+    print(said)
     print(f"report: {folder}/summary.md (also in MLflow, run {cfg.search.name}-comparison)")
     if cfg.compare.register:
         from src.serving.registry import register_champion, registered_name

@@ -1,4 +1,4 @@
-"""Forecast errors in original units, overall, per horizon step and per series, beside the
+"""Forecast errors in original units, overall, per series and per horizon step, beside the
 naive forecast on the same windows."""
 
 import re
@@ -42,17 +42,22 @@ def metric_key(name: str) -> str:
 
 def error_metrics(prefix: str, truth: np.ndarray, forecast: np.ndarray,
                   series: list[str]) -> dict[str, float]:
-    """`{prefix}_mse`, `{prefix}_mae`, and the same `/step_01`.. per horizon step and
-    `/<series>` per series; truth and forecast are (N, H, C)."""
+    """`{prefix}_mse`, `{prefix}_mae`, and the same per series (`/<series>`); truth and
+    forecast are (N, H, C)."""
     err = forecast - truth
     metrics = {f"{prefix}_mse": float(np.mean(err**2)), f"{prefix}_mae": float(np.mean(np.abs(err)))}
-    for h in range(err.shape[1]):
-        metrics[f"{prefix}_mse/step_{h + 1:02d}"] = float(np.mean(err[:, h] ** 2))
-        metrics[f"{prefix}_mae/step_{h + 1:02d}"] = float(np.mean(np.abs(err[:, h])))
     for c, name in enumerate(series):
         metrics[f"{prefix}_mse/{metric_key(name)}"] = float(np.mean(err[..., c] ** 2))
         metrics[f"{prefix}_mae/{metric_key(name)}"] = float(np.mean(np.abs(err[..., c])))
     return metrics
+
+
+def by_step(prefix: str, truth: np.ndarray, forecast: np.ndarray) -> dict[str, list[float]]:
+    """`{prefix}_mse_by_step` and `{prefix}_mae_by_step`: element h-1 is the error h steps
+    ahead; truth and forecast are (N, H, C)."""
+    err = forecast - truth
+    return {f"{prefix}_mse_by_step": [float(v) for v in np.mean(err**2, axis=(0, 2))],
+            f"{prefix}_mae_by_step": [float(v) for v in np.mean(np.abs(err), axis=(0, 2))]}
 
 
 def evaluate(data: WindowedData, val_forecast: np.ndarray, test_forecast: np.ndarray) -> dict[str, float]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import evaluation, tracking
+from src import evaluation, run_record, tracking
 from src.config import build
 from src.data.windowed import WindowedData
 from src.models.revin import with_revin
@@ -43,6 +43,8 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
     mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking,
                      "scaling": data.scaler.mode, "split_fingerprint": data.fingerprint})
     tracking.log_config(cfg)
+    mlflow.log_params(run_record.handles(cfg, n_params))
+    run_record.log_dataset(cfg.data, data)
     mlflow.log_metric("n_params", n_params)
     mlflow.log_text(tracking.model_summary(model), "model_summary.txt")
 
@@ -57,6 +59,7 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
                    fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
                    predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
     mlflow.log_metrics(metrics)
+    run_record.log_by_step(evaluation.by_step("test", data.test.y, test_forecast))
     figure = forecast_figure(data.test, test_forecast, data.series, cfg.tracking.forecast_windows,
                              title=f"{cfg.arch.name}: test MSE {metrics['test_mse']:.4g}")
     mlflow.log_figure(figure, "forecast.png")

@@ -122,5 +122,6 @@ def model_summary(model: keras.Model) -> str:
 
 
 def log_config(cfg: DictConfig) -> None:
-    mlflow.log_params(flatten(cfg))
+    """Params: the flattened config, less `data.source.*`, which repeats `data.*`."""
+    mlflow.log_params({k: v for k, v in flatten(cfg).items() if not k.startswith("data.source.")})
     mlflow.log_text(redact(OmegaConf.to_yaml(cfg, resolve=True)), "config.yaml")

@@ -45,7 +45,9 @@ def client_for(tmp):
 def test_report_files_rows_and_mlflow_run(swept):
     tmp, base = swept
     rows = call(compare, [*base, "compare.repeats=2"])
-    assert [r["approach"] for r in rows] == ["reshape_head", "linear", "naive"]
+    assert sorted(r["approach"] for r in rows) == ["linear", "naive", "reshape_head"]
+    assert [r["test_mse_mean"] for r in rows] == sorted(r["test_mse_mean"] for r in rows)  # winner first
+    assert "lowest test MSE" in rows[0]["notes"]
     by = {r["approach"]: r for r in rows}
     assert "fewer trials (2 of 3)" in by["linear"]["notes"]
     assert "fewer trials" not in by["reshape_head"]["notes"]
@@ -54,11 +56,11 @@ def test_report_files_rows_and_mlflow_run(swept):
     assert by["reshape_head"]["test_mse_repeats"].endswith("(n=2)")
 
     folder = tmp / "reports" / "sweep"
-    for name in ("summary.md", "summary.csv", "loss_vs_params.png", "error_by_step.png",
+    for name in ("summary.md", "summary.html", "summary.csv", "loss_vs_params.png", "error_by_step.png",
                  "error_by_series.png", "forecasts.png"):
         assert (folder / name).is_file(), name
     table = pd.read_csv(folder / "summary.csv")
-    assert list(table["approach"]) == ["reshape_head", "linear", "naive"]
+    assert list(table["approach"]) == [r["approach"] for r in rows]
     assert {"test_mse_mean", "test_mse_std", "seconds_per_epoch", "predict_ms_per_window",
             "epochs", "reproduce"} <= set(table.columns)
     assert table["reproduce"].str.startswith("python -m src.train").all()
@@ -67,10 +69,19 @@ def test_report_files_rows_and_mlflow_run(swept):
     client, experiment_id = client_for(tmp)
     runs = client.search_runs([experiment_id], "tags.role = 'comparison'")
     assert len(runs) == 1
-    assert "summary.md" in {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    comparison = runs[0]
+    assert {"summary.md", "summary.html"} <= {a.path for a in client.list_artifacts(comparison.info.run_id)}
+    for row in rows:
+        for stat in ("test_mse_mean", "test_mse_std", "ratio_to_naive", "n_params", "train_seconds",
+                     "search_seconds"):
+            assert comparison.data.metrics[f"{stat}/{row['approach']}"] == pytest.approx(row[stat]), stat
+    note = comparison.data.tags["mlflow.note.content"]
+    assert note.startswith(f"{rows[0]['approach']} has the lowest test MSE, {rows[0]['test_mse_mean']:.3g}")
+    assert f"{rows[1]['approach']} is " in note and "% worse" in note
     repeats = client.search_runs([experiment_id], "tags.role = 'repeat'")
     assert len(repeats) == 4  # reshape_head and linear, two seeds each; naive has none
     assert sorted({r.data.params["seed"] for r in repeats}) == ["43", "44"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in repeats} == {comparison.info.run_id}
 
     # The leader is the champion of the registry, tagged with its row of the report.
     leader = next(r for r in rows if "lowest test MSE" in r["notes"])
@@ -81,9 +92,12 @@ def test_report_files_rows_and_mlflow_run(swept):
     assert champion.tags["reproduce"].startswith("python -m src.train")
     assert champion.tags["model_uri"] == client.get_run(leader["run_id"]).data.tags["model_uri"]
 
-    call(compare, [*base, "compare.repeats=2"])  # a second report reuses the repeats...
-    assert len(client.search_runs([experiment_id], "tags.role = 'repeat'")) == 4
-    again = client.get_model_version_by_alias("test-sweep", "champion")  # ...and the champion
+    call(compare, [*base, "compare.repeats=2"])  # a second report reuses the repeats, nested anew...
+    repeats = client.search_runs([experiment_id], "tags.role = 'repeat'")
+    latest = client.search_runs([experiment_id], "tags.role = 'comparison'", order_by=["attributes.start_time DESC"])[0]
+    assert len(repeats) == 4 and latest.info.run_id != comparison.info.run_id
+    assert {r.data.tags["mlflow.parentRunId"] for r in repeats} == {latest.info.run_id}
+    again = client.get_model_version_by_alias("test-sweep", "champion")  # ...and keeps the champion
     assert again.version == champion.version
     assert len(client.search_model_versions("name = 'test-sweep'")) == 1
 

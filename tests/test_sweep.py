@@ -70,6 +70,11 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
         assert parent.info.status == "FINISHED"
         assert parent.data.tags["sampler"] == "TPESampler" and parent.data.tags["pruner"] == "MedianPruner"
         assert parent.data.metrics["trials_complete"] + parent.data.metrics["trials_pruned"] == 2
+        # the selected trial's metrics under the trials' own keys, and what its trials cost
+        selected = client.get_run(parent.data.tags["best_run_id"])
+        for key in ("test_mse", "best_val_loss", "n_params", "test_mse_ratio_to_naive"):
+            assert parent.data.metrics[key] == selected.data.metrics[key], key
+        assert 0 < parent.data.metrics["trials_seconds"]
         assert {"plots/optimization_history.png"} <= {
             a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
         children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
@@ -78,7 +83,13 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
             trial = study.trials[int(child.data.tags["trial_number"])]
             assert child.data.tags["trial_state"] == trial.state.name
             assert child.data.tags["arch"] == arch
-            assert json.loads(child.data.params["arch.units"]) and child.data.params["train.learning_rate"]
+            units = json.loads(child.data.params["arch.units"])
+            assert int(child.data.params["depth"]) == len(units) and int(child.data.params["width"]) == units[0]
+            assert float(child.data.params["taper"]) == trial.params["taper"]
+            assert float(child.data.params["learning_rate"]) == float(child.data.params["train.learning_rate"])
+            assert child.inputs.dataset_inputs[0].dataset.digest == child.data.tags["split_fingerprint"]
+            steps = client.get_metric_history(child.info.run_id, "test_mse_by_step")
+            assert sorted(point.step for point in steps) == list(range(1, 11))
             assert child.data.tags["reproduce"].startswith(f"python -m src.train ")
             assert f"arch={arch}" in child.data.tags["reproduce"]
             assert "search." not in child.data.tags["reproduce"]
@@ -95,6 +106,23 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
     for arch in ("reshape_head", "timedistributed"):
         assert [t.number for t in load(tmp_path, f"sweep-{arch}").trials] == [0, 1, 2]
     assert len(runs(tmp_path)[1]) == n_runs + 2
+
+
+@pytest.mark.slow
+def test_terminal_output_is_one_line_per_trial_without_tensorflow_chatter(tmp_path, sweep_args):
+    result = run_cli("src.sweep", *sweep_args, "search.archs=[reshape_head,linear]",
+                     "search.baselines=[naive]", "search.n_trials=2", "search.space.depth.high=1")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    for noise in ("cuInit", "absl", "oneDNN", "E0000", "I0000", "cuda"):
+        assert noise not in output, noise
+    trials = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(trials) == 4
+    assert re.fullmatch(r"\[1/4 (reshape_head|linear) #0\] COMPLETE val_loss \d\.\d{4} in \d+\.\ds, "
+                        r"~\d+ (s|min) left", trials[0]), trials[0]
+    assert trials[-1].startswith("[4/4 ") and "left" not in trials[-1]
+    assert "selected trial (one seed)" in output
+    assert "python -m src.compare" in result.stdout.splitlines()[-1]
 
 
 @pytest.mark.slow

@@ -46,17 +46,27 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
 
     params = run.data.params
     assert params["arch.units"] == "[4, 3]" and params["train.epochs"] == "1"
-    assert params["data.source._target_"] == "src.data.sources.synthetic"
+    assert not any(k.startswith("data.source.") for k in params)  # they repeat data.*
+    assert (params["depth"], params["width"], params["batch_size"]) == ("2", "4", "32")
+    assert float(params["learning_rate"]) == 0.001
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "synthetic"
+    assert dataset.dataset.digest == run.data.tags["split_fingerprint"]
     assert params["seed"] == "42" and params["data.input_steps"] == "40"
 
     m = run.data.metrics
     assert m["n_params"] == 4 * (4 * 6) + 4 * (3 * 8) + 3 * 10 + 10  # LSTM(4), LSTM(3), Dense(10)
-    for key in ["test_mse", "test_mae", "test_mse/step_01", "test_mae/step_10", "test_mse/s0",
+    for key in ["test_mse", "test_mae", "test_mse/s0",
                 "test_mae/s1", "naive_test_mse", "test_mse_ratio_to_naive", "val_mse",
                 "seconds_per_epoch", "predict_seconds_per_window"]:
         assert np.isfinite(m[key]), key
     assert m["test_mse_ratio_to_naive"] == pytest.approx(m["test_mse"] / m["naive_test_mse"])
-    assert m["test_mse"] == pytest.approx(np.mean([m[f"test_mse/step_{h:02d}"] for h in range(1, 11)]))
+    assert not any("/step_" in key for key in m)
+    for key in ("test_mse_by_step", "test_mae_by_step"):
+        by_step = client.get_metric_history(run.info.run_id, key)
+        assert sorted(point.step for point in by_step) == list(range(1, 11)), key
+    by_step = client.get_metric_history(run.info.run_id, "test_mse_by_step")
+    assert m["test_mse"] == pytest.approx(np.mean([point.value for point in by_step]))
     history = client.get_metric_history(run.info.run_id, "val_loss")
     assert [h.step for h in history] == [1]
     assert history[0].value == pytest.approx(m["best_val_loss"])
@@ -103,9 +113,12 @@ def test_csv_preset_and_samples_stacking(tmp_path, store):
                    "data.input_steps=24", "data.horizon=6", "data.stacking=samples",
                    "arch=reshape_head", "arch.units=[4]", *TINY[1:], *store)
     metrics = train(cfg)
-    _, run = only_run(tmp_path)
+    client, run = only_run(tmp_path)
     assert run.data.tags["stacking"] == "samples"
-    assert {"test_mse/load", "test_mse/temp", "test_mse/step_06"} <= set(run.data.metrics)
+    assert {"test_mse/load", "test_mse/temp"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "test_mse_by_step")) == 6
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "series.csv" and str(path) in dataset.dataset.source
     assert metrics["n_params"] == 4 * (4 * 6) + 5 * 6  # one series per example: LSTM(4) on 1 feature
 
 

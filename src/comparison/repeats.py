@@ -35,38 +35,50 @@ def repeat_seeds(run: pd.Series, repeats: int) -> list[int]:
     return [base + i for i in range(1, repeats + 1)]
 
 
-def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str,
-                log=print) -> dict[str, list[dict]]:
-    """Metrics of each repeat, per approach. Finished repeats of an earlier report are
-    reused; a model without weights (naive) is not repeated, its one run stands."""
+def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str) -> dict[str, list[dict]]:
+    """Metrics of each repeat (with its `run_id`), per approach, under a progress bar.
+    Finished repeats of an earlier report are reused; a model without weights (naive) is
+    not repeated, its one run stands."""
+    from tqdm import tqdm
+
     results = {}
     data_cache = {}
-    for arch, run in best.items():
-        if run["metrics.n_params"] == 0:
-            results[arch] = [_metrics(run)]
-            continue
-        results[arch] = []
-        for seed in repeat_seeds(run, cfg.compare.repeats):
-            done = mlflow.search_runs(
-                [experiment_id], max_results=1,
-                filter_string=(f"tags.role = 'repeat' and tags.repeat_of = '{run['run_id']}' "
-                               f"and tags.seed = '{seed}' and attributes.status = 'FINISHED'"))
-            if not done.empty:
-                results[arch].append(_metrics(done.iloc[0]))
+    trained = [arch for arch, run in best.items() if run["metrics.n_params"] > 0]
+    bar = tqdm(total=len(trained) * cfg.compare.repeats, desc="repeats", unit="run", disable=None,
+               dynamic_ncols=True)
+    with bar:
+        for arch, run in best.items():
+            if arch not in trained:
+                results[arch] = [{**_metrics(run), "run_id": run["run_id"]}]
                 continue
-            overrides = merge_overrides(overrides_of(run), [f"seed={seed}"])
-            repeat_cfg = run_config(run["run_id"])
-            repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
-            key = repr(repeat_cfg.data)
-            if key not in data_cache:
-                data_cache[key] = prepare(repeat_cfg.data)
-            tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"],
-                    "seed": str(seed), "reproduce": reproduce_command(overrides)}
-            with tracking.run(experiment_id, run_name=f"{arch}-seed-{seed}", tags=tags):
-                metrics = fit_and_log(repeat_cfg, data_cache[key])
-            log(f"{arch} seed {seed}: test MSE {metrics['test_mse']:.4g}")
-            results[arch].append(metrics)
+            results[arch] = []
+            for seed in repeat_seeds(run, cfg.compare.repeats):
+                bar.set_postfix_str(f"{arch} seed {seed}")
+                results[arch].append(_repeat(run, arch, seed, cfg, experiment_id, data_cache, bar))
+                bar.update(1)
     return results
+
+
+def _repeat(run: pd.Series, arch: str, seed: int, cfg: DictConfig, experiment_id: str,
+            data_cache: dict, bar) -> dict:
+    done = mlflow.search_runs(
+        [experiment_id], max_results=1,
+        filter_string=(f"tags.role = 'repeat' and tags.repeat_of = '{run['run_id']}' "
+                       f"and tags.seed = '{seed}' and attributes.status = 'FINISHED'"))
+    if not done.empty:
+        return {**_metrics(done.iloc[0]), "run_id": done.iloc[0]["run_id"]}
+    overrides = merge_overrides(overrides_of(run), [f"seed={seed}"])
+    repeat_cfg = run_config(run["run_id"])
+    repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
+    key = repr(repeat_cfg.data)
+    if key not in data_cache:
+        data_cache[key] = prepare(repeat_cfg.data)
+    tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"],
+            "seed": str(seed), "reproduce": reproduce_command(overrides)}
+    with tracking.run(experiment_id, run_name=f"{arch}-seed-{seed}", tags=tags) as active:
+        metrics = fit_and_log(repeat_cfg, data_cache[key])
+    bar.write(f"{arch} seed {seed}: test MSE {metrics['test_mse']:.4g} in {metrics['fit_seconds']:.1f}s")
+    return {**metrics, "run_id": active.info.run_id}
 
 
 def _metrics(run: pd.Series) -> dict:

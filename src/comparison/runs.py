@@ -116,3 +116,16 @@ def trial_counts(sweep: SweepRuns) -> dict[str, dict[str, int]]:
         states = group["tags.trial_state"].value_counts()
         counts[arch] = {s.lower(): int(states.get(s, 0)) for s in ("COMPLETE", "PRUNED", "FAIL")}
     return counts
+
+
+def search_seconds(sweep: SweepRuns, best: dict[str, pd.Series]) -> dict[str, float]:
+    """What finding each approach's configuration cost: the seconds of every trial of its
+    study that ended (failed ones too), or of the baseline run in the report."""
+    ended = sweep.trials[sweep.trials["end_time"].notna()]
+    seconds = (ended["end_time"] - ended["start_time"]).dt.total_seconds()
+    out = seconds.groupby(tag(ended, "arch")).sum().to_dict()
+    for _, run in sweep.baselines.iterrows():
+        chosen = best.get(run["tags.arch"])
+        if chosen is not None and chosen["run_id"] == run["run_id"]:
+            out[run["tags.arch"]] = (run["end_time"] - run["start_time"]).total_seconds()
+    return out

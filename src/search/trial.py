@@ -50,6 +50,12 @@ def reproduce_command(overrides: list[str]) -> str:
     return redact(" ".join(["python -m src.train", *(shlex.quote(o) for o in kept)]))
 
 
+def taper_param(params: dict) -> dict[str, str]:
+    """The sampled taper, the one searched value no config key holds: depth and first width
+    are params of every run (src.run_record.handles), the keyed values under their key."""
+    return {"taper": str(params["taper"])} if "taper" in params else {}
+
+
 @dataclass(frozen=True)
 class StudyJob:
     """What every trial of one study shares."""
@@ -89,7 +95,7 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
                       killed_on=(KeyboardInterrupt, optuna.TrialPruned)) as active:
         trial.set_user_attr("mlflow_run_id", active.info.run_id)
         trial.set_user_attr("reproduce", command)
-        mlflow.log_param("trial_number", trial.number)
+        mlflow.log_params({"trial_number": trial.number, **taper_param(trial.params)})
         try:
             metrics = fit_and_log(cfg, data, callbacks=[pruning, *callbacks])
         except BaseException:

@@ -1,0 +1,75 @@
+"""The comparison run's answer where `mlflow ui` shows it: one metric per approach and
+statistic, a one-sentence verdict as the run's description, and the repeats nested under it."""
+
+import math
+import time
+
+from src import tables
+
+# row key -> metric name on the comparison run, as `<name>/<approach>`
+METRICS = {
+    "test_mse_mean": "test_mse_mean", "test_mse_std": "test_mse_std",
+    "test_mae_mean": "test_mae_mean", "test_mae_std": "test_mae_std",
+    "ratio_to_naive": "ratio_to_naive", "best_val_loss": "best_val_loss",
+    "n_params": "n_params", "train_seconds": "train_seconds", "search_seconds": "search_seconds",
+}
+
+
+def approach_metrics(rows: list[dict]) -> dict[str, float]:
+    """`test_mse_mean/linear`, `n_params/seq2seq`, ...: one sorted column per statistic in the
+    runs table and one bar per approach in the charts. Missing values are left out."""
+    out = {}
+    for row in rows:
+        for key, name in METRICS.items():
+            value = row.get(key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                out[f"{name}/{row['approach']}"] = float(value)
+    return out
+
+
+def sentence(rows: list[dict], repeats: int) -> str:
+    """'linear has the lowest test MSE, 1.52 ± 0.04 (mean ± std over 3 seeds); reshape_head is
+    5.8 % worse; ...'; rows ranked by mean test MSE, approaches without a result named last."""
+    ranked = sorted((r for r in rows if r.get("test_mse_mean") is not None), key=lambda r: r["test_mse_mean"])
+    if not ranked:
+        return "No approach has a finished run to compare."
+    best = ranked[0]
+    over = f"mean ± std over {repeats} fresh seeds" if repeats else "selected trial, one seed"
+    parts = [f"{best['approach']} has the lowest test MSE, {best['test_mse_mean']:.3g} ± "
+             f"{best['test_mse_std']:.2g} ({over})"]
+    for row in ranked[1:]:
+        worse = 100 * (row["test_mse_mean"] / best["test_mse_mean"] - 1)
+        parts.append(f"{row['approach']} is {worse:.1f} % worse"
+                     + (" (within 1 std)" if "within 1 std" in row.get("notes", "") else ""))
+    missing = [r["approach"] for r in rows if r.get("test_mse_mean") is None]
+    if missing:
+        parts.append(f"no finished trial: {', '.join(missing)}")
+    return "; ".join(parts) + "."
+
+
+# The description's table: what answers "which approach, at what cost", narrow enough for
+# the run page (summary.md has every column).
+NOTE_COLUMNS = [
+    ("approach", "approach", "{}"),
+    ("test_mse_repeats", "test MSE, mean ± std", "{}"),
+    ("ratio_to_naive", "MSE / naive", "{:.3f}"),
+    ("n_params", "params", "{:,.0f}"),
+    ("train_seconds", "s / training", "{:.1f}"),
+    ("search_seconds", "search s", "{:.0f}"),
+]
+
+
+def record(client, run_id: str, rows: list[dict], repeats: int,
+           repeat_run_ids: list[str]) -> str:
+    """Metrics, description (verdict, then a short table) and nesting on the comparison
+    run (client: an MlflowClient); returns the verdict. Repeats reused from an earlier report move under this run."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in approach_metrics(rows).items()])
+    verdict = sentence(rows, repeats)
+    note = f"{verdict}\n\n{tables.format_table(rows, NOTE_COLUMNS)}\n\nEvery column and figure: summary.html in Artifacts."
+    client.set_tag(run_id, "mlflow.note.content", note)
+    for repeat_id in repeat_run_ids:
+        client.set_tag(repeat_id, "mlflow.parentRunId", run_id)
+    return verdict
