@@ -13,7 +13,7 @@ from mlflow.models import infer_signature
 
 from src.serving.forecaster import Forecaster
 
-MODEL_NAME = "model"
+MODEL_NAME = "model"  # when the forecaster names no approach
 MODEL_URI_TAG = "model_uri"  # on the run: models:/<id> of its logged model
 SRC = Path(__file__).resolve().parent.parent
 # What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
@@ -41,7 +41,7 @@ def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
         forecaster.save(saved)
         signature = infer_signature(example, forecaster.forecast_frame(example))
         info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
+            name=forecaster.approach or MODEL_NAME,  # the Models tab lists it by approach
             python_model=str(SRC / "serving" / "mlflow_model.py"),
             artifacts={"forecaster": str(saved)},
             code_paths=[str(_shipped_code(Path(tmp) / "code"))],
