@@ -287,7 +287,7 @@ def compare(cfg: DictConfig) -> list[dict]:
         repeat_ids = [s["run_id"] for arch, samples in repeats.items() for s in samples
                       if s["run_id"] != best[arch]["run_id"]]
         said = verdict.record(mlflow.MlflowClient(), active.info.run_id, rows, cfg.compare.repeats,
-                              repeat_ids, folds)
+                              repeat_ids, folds, folds_said[0] if folds_said else "")
     print(table)
     print(said)
     for paragraph in folds_said[:1]:

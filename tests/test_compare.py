@@ -278,6 +278,8 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
     assert by["naive"]["ratio_by_fold"] == "1.000 / 1.000"
     assert sum(r["folds_won"] for r in rows) == 2
     assert comparison.data.metrics["folds_won/naive"] == by["naive"]["folds_won"]
+    note = comparison.data.tags["mlflow.note.content"]
+    assert "over 2 folds × 1 fresh seeds" in note and "ranking is" in note and "MSE / naive by fold" in note
     summary = (folder / "summary.md").read_text()
     assert "MSE / naive by fold" in summary and "over 2 folds × 1 fresh seeds" in summary
     assert "ranking is" in summary and "selected on the last fold's validation block only" in summary

@@ -63,7 +63,7 @@ NOTE_COLUMNS = [
 
 
 def record(client, run_id: str, rows: list[dict], repeats: int,
-           repeat_run_ids: list[str], folds: int = 1) -> str:
+           repeat_run_ids: list[str], folds: int = 1, stability: str = "") -> str:
     """Metrics, description (verdict, then a short table) and nesting on the comparison
     run (client: an MlflowClient); returns the verdict. Repeats reused from an earlier report move under this run."""
     from mlflow.entities import Metric
@@ -71,7 +71,10 @@ def record(client, run_id: str, rows: list[dict], repeats: int,
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in approach_metrics(rows).items()])
     verdict = sentence(rows, repeats, folds)
-    note = f"{verdict}\n\n{tables.format_table(rows, NOTE_COLUMNS)}\n\nEvery column and figure: summary.html in Artifacts."
+    columns = NOTE_COLUMNS if folds == 1 else [*NOTE_COLUMNS[:3], ("ratio_by_fold", "MSE / naive by fold", "{}"),
+                                               ("folds_won", "folds won", "{:.0f}"), *NOTE_COLUMNS[3:]]
+    said = f"{verdict}\n\n{stability}" if stability else verdict
+    note = f"{said}\n\n{tables.format_table(rows, columns)}\n\nEvery column and figure: summary.html in Artifacts."
     client.set_tag(run_id, "mlflow.note.content", note)
     for repeat_id in repeat_run_ids:
         client.set_tag(repeat_id, "mlflow.parentRunId", run_id)
