@@ -163,8 +163,8 @@ def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
 
 def fold_lines(fold_data: list, folds: int) -> str:
     """What the folds were: each one's test rows and fingerprint; selection on the last."""
-    parts = [f"fold {k} tests rows {d.test.starts[0]}-{d.test.starts[-1] + d.input_steps + d.horizon - 1} "
-             f"(fingerprint `{d.fingerprint}`)" for k, d in enumerate(fold_data)]
+    parts = [f"fold {k} tests rows {backtest.test_rows(d)} (fingerprint `{d.fingerprint}`)"
+             for k, d in enumerate(fold_data)]
     return (f"Rolling-origin backtest over {folds} folds: " + "; ".join(parts) + ". Each fold trains "
             f"on every row before its validation block, validates on the block before its test rows "
             f"(early stopping only) and fits its scaler on its training rows. The configurations were "
@@ -248,7 +248,7 @@ def compare(cfg: DictConfig) -> list[dict]:
         repeats = run_repeats(best, cfg, sweep.experiment_id, fold_data)
     rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished)
     folds_said = []
-    if folds > 1:
+    if folds > 1 and repeats:  # none where no approach has a finished run
         backtest.add_columns(rows, repeats, folds)
         folds_said = [backtest.stability_note(repeats, folds),
                       fold_lines(next(iter(fold_data.values())), folds)]
@@ -269,9 +269,8 @@ def compare(cfg: DictConfig) -> list[dict]:
         "error_by_series": fig.error_by(series, series_keys, [k.split("/", 1)[1] for k in series_keys],
                                         "Test MSE per series", "series", bars=True),
     }
-    if folds > 1:
-        labels = [f"{k}: rows {d.test.starts[0]}-{d.test.starts[-1] + d.input_steps + d.horizon - 1}"
-                  for k, d in enumerate(next(iter(fold_data.values())))]
+    if folds_said:
+        labels = [f"{k}: rows {backtest.test_rows(d)}" for k, d in enumerate(next(iter(fold_data.values())))]
         figures["error_by_fold"] = fig.error_by_fold(
             {arch: backtest.ratios(samples) for arch, samples in repeats.items()}, labels)
     if predictions:

@@ -5,6 +5,11 @@ fold. Samples are the repeats' metrics, each with its `fold`."""
 import statistics
 
 
+def test_rows(data) -> str:
+    """'465-546': the first and last row a fold's test windows cover (data: WindowedData)."""
+    return f"{data.test.starts[0]}-{data.test.starts[-1] + data.input_steps + data.horizon - 1}"
+
+
 def fold_means(samples: list[dict], key: str) -> dict[int, float]:
     """fold -> mean of `key` over that fold's seeds."""
     by: dict[int, list[float]] = {}

@@ -12,6 +12,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import tracking
+from src.comparison.backtest import test_rows
 from src.config import load_stored
 from src.data.windowed import WindowedData, prepare
 from src.pipeline import fit_and_log
@@ -97,7 +98,7 @@ def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: W
     repeat_cfg = run_config(run["run_id"])
     repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
     tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"], "seed": str(seed),
-            **fold_tags, "test_rows": f"{data.test.starts[0]}-{data.test.starts[-1] + data.input_steps + data.horizon}"}
+            **fold_tags, "test_rows": test_rows(data)}
     if k == folds - 1:  # src.train trains on the sweep's split, i.e. the last fold only
         tags["reproduce"] = reproduce_command(overrides)
     name = f"{arch}-seed-{seed}" if folds == 1 else f"{arch}-fold-{k}-seed-{seed}"
