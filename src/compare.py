@@ -2,9 +2,11 @@
 
     python -m src.compare                      # the sweep named by search.name ("sweep")
     python -m src.compare experiment=sweep_quick compare.repeats=2
+    python -m src.compare compare.folds=3      # and on two earlier test periods
 
 Reads the sweep's runs with mlflow.search_runs, refuses runs that saw different windows,
-retrains each approach's best configuration with `compare.repeats` fresh seeds, and writes
+retrains each approach's best configuration with `compare.repeats` fresh seeds (on each of
+`compare.folds` rolling-origin folds), and writes
 <compare.report_dir>/<search.name>/: summary.md and summary.csv (one row per approach and
 baseline) and four PNG figures, all logged to a `comparison` run.
 """
@@ -19,7 +21,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import tables
-from src.comparison import page, verdict
+from src.comparison import backtest, page, verdict
 from src.config import UserError, validate
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,16 @@ COLUMNS = [
     ("search_seconds", "search s", "{:.0f}"),
     ("trials", "trials C/P/F", "{}"),
 ]
+FIGURES = {"loss_vs_params", "error_by_step", "error_by_series", "error_by_fold", "forecasts"}
+# With compare.folds > 1, after "MSE / naive".
+FOLD_COLUMNS = [("ratio_by_fold", "MSE / naive by fold", "{}"), ("folds_won", "folds won", "{:.0f}")]
+
+
+def columns(folds: int) -> list[tuple[str, str, str]]:
+    if folds == 1:
+        return COLUMNS
+    at = [key for key, _, _ in COLUMNS].index("ratio_to_naive") + 1
+    return COLUMNS[:at] + FOLD_COLUMNS + COLUMNS[at:]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -149,27 +161,50 @@ def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     return data, predictions
 
 
+def fold_lines(fold_data: list, folds: int) -> str:
+    """What the folds were: each one's test rows and fingerprint; selection on the last."""
+    parts = [f"fold {k} tests rows {backtest.test_rows(d)} (fingerprint `{d.fingerprint}`)"
+             for k, d in enumerate(fold_data)]
+    return (f"Rolling-origin backtest over {folds} folds: " + "; ".join(parts) + ". Each fold trains "
+            f"on every row before its validation block, validates on the block before its test rows "
+            f"(early stopping only) and fits its scaler on its training rows. The configurations were "
+            f"selected on the last fold's validation block only (the sweep's split); the earlier folds "
+            f"test them on other periods. The test MSE (best trial) column is the sweep's split.")
+
+
 def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[str],
-                 fingerprint: str, cfg: DictConfig) -> str:
+                 fingerprint: str, cfg: DictConfig, folds_said: list[str] = ()) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    table = tables.format_table(rows, COLUMNS)
+    folds = cfg.compare.folds
+    table = tables.format_table(rows, columns(folds))
     csv_columns = ["approach", "scaling", "best_val_loss", "test_mse_best", "test_mse_mean", "test_mse_std",
-                   "test_mae_mean", "test_mae_std", "ratio_to_naive", "n_params", "epochs",
+                   "test_mae_mean", "test_mae_std", "ratio_to_naive",
+                   *(["ratio_by_fold", "folds_won"] if folds > 1 else []), "n_params", "epochs",
                    "seconds_per_epoch", "predict_ms_per_window", "train_seconds", "search_seconds", "trials",
                    "notes", "run_id", "reproduce"]
     pd.DataFrame(rows).reindex(columns=csv_columns).to_csv(folder / "summary.csv", index=False)
+    for name in FIGURES - set(figures):  # an earlier report's, e.g. error_by_fold of compare.folds=3
+        (folder / f"{name}.png").unlink(missing_ok=True)
     for name, figure in figures.items():
         figure.savefig(folder / f"{name}.png", dpi=110)
+    over = (f"{cfg.compare.repeats} fresh seeds" if folds == 1 else
+            f"{folds} folds × {cfg.compare.repeats} fresh seeds")
+    per_fold = ("" if folds == 1 else " (over the same folds); MSE / naive by fold: the mean over seeds in "
+                "each fold, oldest first; folds won: folds where its mean test MSE is the lowest")
     intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
              f"below saw the same windows). Test MSE and MAE are in original units; mean ± std over "
-             f"{cfg.compare.repeats} fresh seeds of each approach's best configuration (the selected "
-             f"trial itself left out; naive has no seed). MSE / naive uses that mean. s / training: "
+             f"{over} of each approach's best configuration (the selected "
+             f"trial itself left out; naive has no seed). MSE / naive uses that mean{per_fold}. s / training: "
              f"seconds to train one model of that configuration; search s: all its trials' seconds.")
     title = f"Comparison: sweep `{cfg.search.name}`"
-    said = verdict.sentence(rows, cfg.compare.repeats)
+    said = verdict.sentence(rows, cfg.compare.repeats, folds)
     (folder / "summary.html").write_text(page.summary_html(
-        title, [said, intro], *tables.cells(rows, COLUMNS), [folder / f"{name}.png" for name in figures]))
-    lines = [f"# {title}", "", said, "", intro, "", table, ""]
+        title, [said, intro, *folds_said], *tables.cells(rows, columns(folds)),
+        [folder / f"{name}.png" for name in figures]))
+    lines = [f"# {title}", "", said, "", intro, ""]
+    for paragraph in folds_said:
+        lines += [paragraph, ""]
+    lines += [table, ""]
     if missing:
         lines += ["Runs missing a metric (not in the table):", ""] + [f"- {m}" for m in missing] + [""]
     lines += ["Reproduce each row with:", ""] + [f"- {r['approach']}: `{r['reproduce']}`" for r in rows
@@ -184,7 +219,7 @@ def compare(cfg: DictConfig) -> list[dict]:
     from src import tracking
     from src.comparison import figures as fig
     from src.comparison import runs as sweep_runs
-    from src.comparison.repeats import run_repeats
+    from src.comparison.repeats import prepare_folds, run_repeats
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     validate(cfg)
@@ -204,8 +239,19 @@ def compare(cfg: DictConfig) -> list[dict]:
     for arch in unfinished:
         log.warning("%s: no finished trial with every metric in sweep '%s'; its row says so",
                     arch, cfg.search.name)
-    repeats = run_repeats(best, cfg, sweep.experiment_id) if cfg.compare.repeats else {}
+    folds, repeats, fold_data = cfg.compare.folds, {}, {}
+    if cfg.compare.repeats:
+        fold_data = prepare_folds(best, folds)
+        for arch, data in fold_data.items():
+            if data[-1].fingerprint != fingerprint:
+                raise UserError(f"{arch}: its config no longer gives the windows it was trained on")
+        repeats = run_repeats(best, cfg, sweep.experiment_id, fold_data)
     rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished)
+    folds_said = []
+    if folds > 1 and repeats:  # none where no approach has a finished run
+        backtest.add_columns(rows, repeats, folds)
+        folds_said = [backtest.stability_note(repeats, folds),
+                      fold_lines(next(iter(fold_data.values())), folds)]
     search_seconds = sweep_runs.search_seconds(sweep, best)
     for row in rows:
         row["search_seconds"] = search_seconds.get(row["approach"])
@@ -223,10 +269,14 @@ def compare(cfg: DictConfig) -> list[dict]:
         "error_by_series": fig.error_by(series, series_keys, [k.split("/", 1)[1] for k in series_keys],
                                         "Test MSE per series", "series", bars=True),
     }
+    if folds_said:
+        labels = [f"{k}: rows {backtest.test_rows(d)}" for k, d in enumerate(next(iter(fold_data.values())))]
+        figures["error_by_fold"] = fig.error_by_fold(
+            {arch: backtest.ratios(samples) for arch, samples in repeats.items()}, labels)
     if predictions:
         figures["forecasts"] = fig.forecasts(data.test, predictions, data.series, cfg.compare.forecast_windows)
     folder = Path(cfg.compare.report_dir) / cfg.search.name
-    table = write_report(folder, rows, figures, missing, fingerprint, cfg)
+    table = write_report(folder, rows, figures, missing, fingerprint, cfg, folds_said)
     with tracking.run(sweep.experiment_id, run_name=f"{cfg.search.name}-comparison",
                       tags={"role": "comparison", "sweep": cfg.search.name,
                             "split_fingerprint": fingerprint}) as active:
@@ -236,9 +286,11 @@ def compare(cfg: DictConfig) -> list[dict]:
         repeat_ids = [s["run_id"] for arch, samples in repeats.items() for s in samples
                       if s["run_id"] != best[arch]["run_id"]]
         said = verdict.record(mlflow.MlflowClient(), active.info.run_id, rows, cfg.compare.repeats,
-                              repeat_ids)
+                              repeat_ids, folds, folds_said[0] if folds_said else "")
     print(table)
     print(said)
+    for paragraph in folds_said[:1]:
+        print(paragraph)
     print(f"report: {folder}/summary.md (also in MLflow, run {cfg.search.name}-comparison)")
     if cfg.compare.register:
         from src.serving.registry import register_champion, registered_name

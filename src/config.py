@@ -126,6 +126,7 @@ class SearchConfig:
 @dataclass
 class CompareConfig:
     repeats: int = 3              # fresh seeds per approach's best configuration; 0: none
+    folds: int = 1                # rolling-origin folds each repeat is tested on; 1: the sweep's split
     report_dir: str = "experiments/reports"
     forecast_windows: int = 3     # test windows drawn in forecasts.png
     register: bool = True         # the winner as <experiment>-<sweep>@champion in the registry
@@ -376,6 +377,15 @@ def validate(cfg: DictConfig) -> None:
     _positive(cfg.tracking, "tracking", ("forecast_windows",))
     _validate_search(cfg.search)
     _positive(cfg.compare, "compare", ("repeats",), minimum=0)
+    _positive(cfg.compare, "compare", ("folds",))
+    _require(cfg.compare.folds == 1 or cfg.compare.repeats >= 1,
+             f"compare.folds={cfg.compare.folds} needs compare.repeats of 1 or more: the folds "
+             f"retrain each approach's selected configuration, and compare.repeats=0 retrains none")
+    # Fold 0 must keep training rows (src.data.folds); the row count is checked with the data.
+    _require(cfg.compare.folds * data.test_fraction + data.val_fraction < 1,
+             f"compare.folds={cfg.compare.folds} test blocks of data.test_fraction={data.test_fraction} "
+             f"and a validation block of data.val_fraction={data.val_fraction} leave no training rows "
+             f"(they must sum to under 1): use fewer folds or a smaller data.test_fraction")
     _positive(cfg.compare, "compare", ("forecast_windows",))
     _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.name != "out_dir"))
     if "units" in cfg.arch:

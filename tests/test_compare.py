@@ -227,3 +227,82 @@ def test_the_champion_alias_moves_only_to_a_new_winner(swept):
     assert moved.tags["model_uri"] == winner.tags["model_uri"]
     call(compare, [*base, "compare.repeats=0", "compare.register=false"])
     assert client.get_model_version_by_alias("test-sweep", "champion").version == moved.version
+
+
+def repeat_ids(client, experiment_id) -> set[str]:
+    return {r.info.run_id for r in client.search_runs([experiment_id], "tags.role = 'repeat'")}
+
+
+@pytest.mark.slow
+def test_folds_test_every_approach_on_each_fold_and_seed(swept):
+    """compare.folds=2: one run per fold × seed (naive: per fold), nested and tagged `fold`; the
+    last fold's runs are those of compare.folds=1 (same split); the rows, the comparison run's
+    metrics and the champion use the mean over folds × seeds."""
+    import statistics
+
+    tmp, base = swept
+    client, experiment_id = client_for(tmp)
+    one = {r["approach"]: r for r in call(compare, [*base, "compare.repeats=1"])}
+    folder = tmp / "reports" / "sweep"
+    assert not (folder / "error_by_fold.png").exists()
+    assert "by fold" not in (folder / "summary.md").read_text()
+    before = repeat_ids(client, experiment_id)
+
+    rows = call(compare, [*base, "compare.repeats=1", "compare.folds=2"])
+    new = repeat_ids(client, experiment_id) - before
+    assert len(new) == 3  # fold 0: reshape_head and linear with seed 43, naive; fold 1 reused
+    new_runs = [client.get_run(i) for i in new]
+    assert {r.data.tags["fold"] for r in new_runs} == {"0"}
+    assert sorted(r.data.tags["mlflow.runName"] for r in new_runs) == [
+        "linear-fold-0-seed-43", "naive-fold-0-seed-42", "reshape_head-fold-0-seed-43"]
+    comparison = client.search_runs([experiment_id], "tags.role = 'comparison'",
+                                    order_by=["attributes.start_time DESC"])[0]
+    sweep_fingerprint = comparison.data.tags["split_fingerprint"]
+    by = {r["approach"]: r for r in rows}
+    for arch in ("reshape_head", "linear"):
+        runs = client.search_runs([experiment_id], f"tags.role = 'repeat' and tags.seed = '43' and "
+                                                   f"tags.arch = '{arch}'")
+        runs = [r for r in runs if r.data.tags["mlflow.parentRunId"] == comparison.info.run_id]
+        assert sorted(r.data.tags["fold"] for r in runs) == ["0", "1"]
+        last = next(r for r in runs if r.data.tags["fold"] == "1")
+        first = next(r for r in runs if r.data.tags["fold"] == "0")
+        assert last.data.tags["split_fingerprint"] == sweep_fingerprint
+        assert first.data.tags["split_fingerprint"] != sweep_fingerprint
+        assert last.data.metrics["test_mse"] == one[arch]["test_mse_mean"]  # the folds=1 number
+        mean = statistics.fmean([first.data.metrics["test_mse"], last.data.metrics["test_mse"]])
+        assert by[arch]["test_mse_mean"] == pytest.approx(mean)
+        assert by[arch]["test_mse_repeats"].endswith("(n=2)")
+        assert comparison.data.metrics[f"test_mse_mean/{arch}"] == pytest.approx(mean)
+        ratios = [r.data.metrics["test_mse"] / r.data.metrics["naive_test_mse"] for r in (first, last)]
+        assert by[arch]["ratio_by_fold"] == " / ".join(f"{x:.3f}" for x in ratios)
+    assert by["naive"]["ratio_by_fold"] == "1.000 / 1.000"
+    assert sum(r["folds_won"] for r in rows) == 2
+    assert comparison.data.metrics["folds_won/naive"] == by["naive"]["folds_won"]
+    note = comparison.data.tags["mlflow.note.content"]
+    assert "over 2 folds × 1 fresh seeds" in note and "ranking is" in note and "MSE / naive by fold" in note
+    summary = (folder / "summary.md").read_text()
+    assert "MSE / naive by fold" in summary and "over 2 folds × 1 fresh seeds" in summary
+    assert "ranking is" in summary and "selected on the last fold's validation block only" in summary
+    assert (folder / "error_by_fold.png").is_file() and "error_by_fold.png" in summary
+    # The champion is the approach with the lowest mean over folds × seeds (its version's tags
+    # keep the row of the report that registered it: the alias moves only with the winner).
+    champion = client.get_model_version_by_alias("test-sweep", "champion")
+    assert champion.tags["approach"] == rows[0]["approach"] == min(rows, key=lambda r: r["test_mse_mean"])["approach"]
+
+    again = call(compare, [*base, "compare.repeats=1", "compare.folds=2"])  # every run reused
+    assert repeat_ids(client, experiment_id) - before == new
+    assert [r["test_mse_mean"] for r in again] == [r["test_mse_mean"] for r in rows]
+    call(compare, [*base, "compare.repeats=1"])  # and folds=1 again: its numbers, no fold figure
+    assert not (folder / "error_by_fold.png").exists()
+
+
+@pytest.mark.slow
+def test_too_few_rows_for_the_folds_is_one_line_before_anything_runs(swept):
+    tmp, base = swept
+    client, experiment_id = client_for(tmp)
+    before = repeat_ids(client, experiment_id)
+    comparisons = len(client.search_runs([experiment_id], "tags.role = 'comparison'"))
+    with pytest.raises(UserError, match=r"compare.folds=5 needs at least \d+ rows .*; the data has 347"):
+        call(compare, [*base, "compare.repeats=1", "compare.folds=5"])
+    assert repeat_ids(client, experiment_id) == before
+    assert len(client.search_runs([experiment_id], "tags.role = 'comparison'")) == comparisons

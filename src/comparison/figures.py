@@ -92,3 +92,25 @@ def forecasts(split: Split, predictions: dict[str, np.ndarray], series: list[str
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+def error_by_fold(ratios: dict[str, dict[int, tuple[float, float]]], labels: list[str]) -> Figure:
+    """Test MSE / naive per rolling-origin fold (oldest first), one line per approach, ± one
+    std over seeds shaded; ratios maps approach -> {fold: (mean, std)}."""
+    colors = _colors(list(ratios))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    x = np.arange(len(labels))
+    for arch, by_fold in ratios.items():
+        mean = np.array([by_fold.get(k, (np.nan, 0))[0] for k in range(len(labels))])
+        std = np.array([by_fold.get(k, (np.nan, 0))[1] for k in range(len(labels))])
+        ax.plot(x, mean, marker="o", color=colors[arch], label=arch)
+        ax.fill_between(x, mean - std, mean + std, color=colors[arch], alpha=0.15)
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("fold (test rows); the last is the sweep's test split")
+    ax.set_ylabel("test MSE / naive test MSE")
+    ax.set_title("Test error relative to naive, per fold")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,6 +1,7 @@
 """Retrain each approach's best configuration with fresh seeds, so a gap between approaches
-can be judged against seed noise. The best trial itself is left out: it was selected, so its
-score is optimistic."""
+can be judged against seed noise, on each rolling-origin fold (compare.folds, src.data.folds),
+so it can be judged against another test period too. The best trial itself is left out: it
+was selected, so its score is optimistic."""
 
 import shlex
 import tempfile
@@ -11,8 +12,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import tracking
+from src.comparison.backtest import test_rows
 from src.config import load_stored
-from src.data.windowed import prepare
+from src.data.windowed import WindowedData, prepare
 from src.pipeline import fit_and_log
 from src.search.trial import merge_overrides, reproduce_command
 
@@ -35,50 +37,76 @@ def repeat_seeds(run: pd.Series, repeats: int) -> list[int]:
     return [base + i for i in range(1, repeats + 1)]
 
 
-def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str) -> dict[str, list[dict]]:
-    """Metrics of each repeat (with its `run_id`), per approach, under a progress bar.
-    Finished repeats of an earlier report are reused; a model without weights (naive) is
-    not repeated, its one run stands."""
+def prepare_folds(best: dict[str, pd.Series], folds: int) -> dict[str, list[WindowedData]]:
+    """Each approach's data for every fold (the last: the sweep's split), from its run's
+    config, before anything is trained: too few rows for the folds is a UserError here."""
+    cache, out = {}, {}
+    for arch, run in best.items():
+        data_cfg = run_config(run["run_id"]).data
+        key = repr(data_cfg)
+        if key not in cache:
+            cache[key] = [prepare(data_cfg, fold=k, folds=folds) for k in range(folds)]
+        out[arch] = cache[key]
+    return out
+
+
+def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str,
+                fold_data: dict[str, list[WindowedData]]) -> dict[str, list[dict]]:
+    """Metrics of each fold × seed (with its `run_id` and `fold`), per approach, under a
+    progress bar. Finished runs of an earlier report on the same fold (its fingerprint) and
+    seed are reused; a model without weights (naive) has no seeds: its sweep run stands for
+    the last fold, one run each for the others."""
     from tqdm import tqdm
 
+    folds = cfg.compare.folds
     results = {}
-    data_cache = {}
     trained = [arch for arch, run in best.items() if run["metrics.n_params"] > 0]
-    bar = tqdm(total=len(trained) * cfg.compare.repeats, desc="repeats", unit="run", disable=None,
-               dynamic_ncols=True)
+    untrained = len(best) - len(trained)
+    bar = tqdm(total=len(trained) * folds * cfg.compare.repeats + untrained * (folds - 1),
+               desc="repeats", unit="run", disable=None, dynamic_ncols=True)
     with bar:
         for arch, run in best.items():
-            if arch not in trained:
-                results[arch] = [{**_metrics(run), "run_id": run["run_id"]}]
-                continue
+            last = {**_metrics(run), "run_id": run["run_id"], "fold": folds - 1}
+            seeds = repeat_seeds(run, cfg.compare.repeats) if arch in trained else [int(run.get("params.seed", 0))]
             results[arch] = []
-            for seed in repeat_seeds(run, cfg.compare.repeats):
-                bar.set_postfix_str(f"{arch} seed {seed}")
-                results[arch].append(_repeat(run, arch, seed, cfg, experiment_id, data_cache, bar))
-                bar.update(1)
+            for fold, data in enumerate(fold_data[arch]):
+                if arch not in trained and fold == folds - 1:
+                    results[arch].append(last)
+                    continue
+                for seed in seeds:
+                    bar.set_postfix_str(f"{arch} fold {fold} seed {seed}" if folds > 1 else f"{arch} seed {seed}")
+                    results[arch].append(_repeat(run, arch, seed, (fold, folds), data, cfg, experiment_id, bar))
+                    bar.update(1)
     return results
 
 
-def _repeat(run: pd.Series, arch: str, seed: int, cfg: DictConfig, experiment_id: str,
-            data_cache: dict, bar) -> dict:
+def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: WindowedData,
+            cfg: DictConfig, experiment_id: str, bar) -> dict:
+    k, folds = fold
+    fold_tags = {"fold": str(k), "folds": str(folds)}
     done = mlflow.search_runs(
         [experiment_id], max_results=1,
         filter_string=(f"tags.role = 'repeat' and tags.repeat_of = '{run['run_id']}' "
-                       f"and tags.seed = '{seed}' and attributes.status = 'FINISHED'"))
+                       f"and tags.seed = '{seed}' and tags.split_fingerprint = '{data.fingerprint}' "
+                       f"and attributes.status = 'FINISHED'"))
     if not done.empty:
-        return {**_metrics(done.iloc[0]), "run_id": done.iloc[0]["run_id"]}
+        run_id = done.iloc[0]["run_id"]
+        for key, value in fold_tags.items():  # this report's numbering of the same fold
+            mlflow.MlflowClient().set_tag(run_id, key, value)
+        return {**_metrics(done.iloc[0]), "run_id": run_id, "fold": k}
     overrides = merge_overrides(overrides_of(run), [f"seed={seed}"])
     repeat_cfg = run_config(run["run_id"])
     repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
-    key = repr(repeat_cfg.data)
-    if key not in data_cache:
-        data_cache[key] = prepare(repeat_cfg.data)
-    tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"],
-            "seed": str(seed), "reproduce": reproduce_command(overrides)}
-    with tracking.run(experiment_id, run_name=f"{arch}-seed-{seed}", tags=tags) as active:
-        metrics = fit_and_log(repeat_cfg, data_cache[key])
-    bar.write(f"{arch} seed {seed}: test MSE {metrics['test_mse']:.4g} in {metrics['fit_seconds']:.1f}s")
-    return {**metrics, "run_id": active.info.run_id}
+    tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"], "seed": str(seed),
+            **fold_tags, "test_rows": test_rows(data)}
+    if k == folds - 1:  # src.train trains on the sweep's split, i.e. the last fold only
+        tags["reproduce"] = reproduce_command(overrides)
+    name = f"{arch}-seed-{seed}" if folds == 1 else f"{arch}-fold-{k}-seed-{seed}"
+    with tracking.run(experiment_id, run_name=name, tags=tags) as active:
+        metrics = fit_and_log(repeat_cfg, data)
+    where = f"fold {k} seed {seed}" if folds > 1 else f"seed {seed}"
+    bar.write(f"{arch} {where}: test MSE {metrics['test_mse']:.4g} in {metrics['fit_seconds']:.1f}s")
+    return {**metrics, "run_id": active.info.run_id, "fold": k}
 
 
 def _metrics(run: pd.Series) -> dict:

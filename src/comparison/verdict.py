@@ -12,6 +12,7 @@ METRICS = {
     "test_mae_mean": "test_mae_mean", "test_mae_std": "test_mae_std",
     "ratio_to_naive": "ratio_to_naive", "best_val_loss": "best_val_loss",
     "n_params": "n_params", "train_seconds": "train_seconds", "search_seconds": "search_seconds",
+    "folds_won": "folds_won",  # compare.folds > 1 only
 }
 
 
@@ -27,7 +28,7 @@ def approach_metrics(rows: list[dict]) -> dict[str, float]:
     return out
 
 
-def sentence(rows: list[dict], repeats: int) -> str:
+def sentence(rows: list[dict], repeats: int, folds: int = 1) -> str:
     """'linear has the lowest test MSE, 1.52 ± 0.04 (mean ± std over 3 seeds); reshape_head is
     5.8 % worse; ...'; rows ranked by mean test MSE, approaches without a result named last."""
     ranked = sorted((r for r in rows if r.get("test_mse_mean") is not None), key=lambda r: r["test_mse_mean"])
@@ -35,6 +36,8 @@ def sentence(rows: list[dict], repeats: int) -> str:
         return "No approach has a finished run to compare."
     best = ranked[0]
     over = f"mean ± std over {repeats} fresh seeds" if repeats else "selected trial, one seed"
+    if folds > 1:
+        over = f"mean ± std over {folds} folds × {repeats} fresh seeds"
     parts = [f"{best['approach']} has the lowest test MSE, {best['test_mse_mean']:.3g} ± "
              f"{best['test_mse_std']:.2g} ({over})"]
     for row in ranked[1:]:
@@ -60,15 +63,18 @@ NOTE_COLUMNS = [
 
 
 def record(client, run_id: str, rows: list[dict], repeats: int,
-           repeat_run_ids: list[str]) -> str:
+           repeat_run_ids: list[str], folds: int = 1, stability: str = "") -> str:
     """Metrics, description (verdict, then a short table) and nesting on the comparison
     run (client: an MlflowClient); returns the verdict. Repeats reused from an earlier report move under this run."""
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in approach_metrics(rows).items()])
-    verdict = sentence(rows, repeats)
-    note = f"{verdict}\n\n{tables.format_table(rows, NOTE_COLUMNS)}\n\nEvery column and figure: summary.html in Artifacts."
+    verdict = sentence(rows, repeats, folds)
+    columns = NOTE_COLUMNS if folds == 1 else [*NOTE_COLUMNS[:3], ("ratio_by_fold", "MSE / naive by fold", "{}"),
+                                               ("folds_won", "folds won", "{:.0f}"), *NOTE_COLUMNS[3:]]
+    said = f"{verdict}\n\n{stability}" if stability else verdict
+    note = f"{said}\n\n{tables.format_table(rows, columns)}\n\nEvery column and figure: summary.html in Artifacts."
     client.set_tag(run_id, "mlflow.note.content", note)
     for repeat_id in repeat_run_ids:
         client.set_tag(repeat_id, "mlflow.parentRunId", run_id)

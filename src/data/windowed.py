@@ -8,7 +8,8 @@ from omegaconf import DictConfig
 from src.config import UserError, build
 from src.data.scaling import Scaler
 from src.data.stacking import from_samples, to_samples
-from src.data.windows import Split, fingerprint, make_splits, split_bounds
+from src.data.folds import check_rows, fold_bounds
+from src.data.windows import Split, fingerprint, windows_within
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,19 @@ def check_training_rows(train_rows: np.ndarray, series: list[str]) -> None:
                             f"leave it out of data.columns")
 
 
-def prepare(cfg: DictConfig) -> WindowedData:
-    """Read the source, window it into train/val/test, fit the scaler on train rows only."""
+def prepare(cfg: DictConfig, fold: int | None = None, folds: int = 1) -> WindowedData:
+    """Read the source, window it into train/val/test, fit the scaler on train rows only.
+    With `folds` > 1: fold `fold` of the rolling-origin folds (src.data.folds); the default,
+    the last fold, is the sweep's split (the same windows and fingerprint)."""
     frame = build(cfg.source)
     values = frame.to_numpy(dtype=np.float64)
     series = [str(c) for c in frame.columns]
     check_values(values, series)
-    splits = make_splits(values, cfg.input_steps, cfg.horizon, cfg.val_fraction, cfg.test_fraction)
-    start, stop = split_bounds(len(values), cfg.val_fraction, cfg.test_fraction)["train"]
+    check_rows(len(values), cfg.val_fraction, cfg.test_fraction, folds, cfg.input_steps + cfg.horizon)
+    bounds = fold_bounds(len(values), cfg.val_fraction, cfg.test_fraction, folds)[
+        folds - 1 if fold is None else fold]
+    splits = windows_within(values, bounds, cfg.input_steps, cfg.horizon)
+    start, stop = bounds["train"]
     check_training_rows(values[start:stop], series)
     scaler = Scaler.fit(values[start:stop], cfg.scaling)
     return WindowedData(**splits, series=series, scaler=scaler,

@@ -30,8 +30,14 @@ def split_bounds(n_rows: int, val_fraction: float, test_fraction: float) -> dict
 def make_splits(values: np.ndarray, input_steps: int, horizon: int,
                 val_fraction: float, test_fraction: float) -> dict[str, Split]:
     """values: (rows, C). Windows of input_steps + horizon rows, stride 1, inside each split."""
+    return windows_within(values, split_bounds(len(values), val_fraction, test_fraction),
+                          input_steps, horizon)
+
+
+def windows_within(values: np.ndarray, bounds: dict[str, tuple[int, int]], input_steps: int,
+                   horizon: int) -> dict[str, Split]:
+    """Windows inside explicit row ranges [start, stop) per split (a fold's, or the split's)."""
     window = input_steps + horizon
-    bounds = split_bounds(len(values), val_fraction, test_fraction)
     short = {name: stop - start for name, (start, stop) in bounds.items() if stop - start < window}
     if short:
         sizes = ", ".join(f"{n} {stop - start}" for n, (start, stop) in bounds.items())
