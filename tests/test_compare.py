@@ -284,10 +284,11 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
     assert "MSE / naive by fold" in summary and "over 2 folds × 1 fresh seeds" in summary
     assert "ranking is" in summary and "selected on the last fold's validation block only" in summary
     assert (folder / "error_by_fold.png").is_file() and "error_by_fold.png" in summary
-    # The champion is the approach with the lowest mean over folds × seeds (its version's tags
-    # keep the row of the report that registered it: the alias moves only with the winner).
+    # The champion is the approach with the lowest mean over folds × seeds, tagged with its row
+    # of this report (the alias moves only with the winner; the tags follow the latest report).
     champion = client.get_model_version_by_alias("test-sweep", "champion")
     assert champion.tags["approach"] == rows[0]["approach"] == min(rows, key=lambda r: r["test_mse_mean"])["approach"]
+    assert champion.tags["test_mse"] == rows[0]["test_mse_repeats"]
 
     again = call(compare, [*base, "compare.repeats=1", "compare.folds=2"])  # every run reused
     assert repeat_ids(client, experiment_id) - before == new

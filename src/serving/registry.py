@@ -43,13 +43,15 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
                 f"nothing registered")
     client = MlflowClient()
     current = _champion(client, name)
-    if current is not None and current.tags.get(MODEL_URI_TAG) == uri:
-        return f"champion unchanged: {name} version {current.version} ({best['approach']})"
     close = [r["approach"] for r in rows if r is not best and "within 1 std" in r.get("notes", "")]
     tags = {"approach": best["approach"], "test_mse": best["test_mse_repeats"],
             "ratio_to_naive": f"{best['ratio_to_naive']:.4f}", "split_fingerprint": fingerprint,
             "reproduce": best.get("reproduce", ""), "run_id": best["run_id"], MODEL_URI_TAG: uri,
             "within_1_std": ", ".join(close) or "none"}
+    if current is not None and current.tags.get(MODEL_URI_TAG) == uri:
+        for key, value in tags.items():  # the same winner: its row from this report
+            client.set_model_version_tag(name, current.version, key, value)
+        return f"champion unchanged: {name} version {current.version} ({best['approach']})"
     version = mlflow.register_model(uri, name, tags=tags)
     client.set_registered_model_alias(name, CHAMPION, version.version)
     moved = f" (was version {current.version})" if current is not None else ""
