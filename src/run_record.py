@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.windowed import WindowedData
@@ -53,4 +54,11 @@ def log_dataset(data_cfg: DictConfig, data: WindowedData) -> None:
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         dataset = mlflow.data.from_numpy(data.train.X, targets=data.train.y, source=source,
                                          name=dataset_name(data_cfg), digest=data.fingerprint)
-    mlflow.log_input(dataset, context="train/val/test")
+    try:
+        mlflow.log_input(dataset, context="train/val/test")
+    except MlflowException as err:
+        # Workers logging the same new dataset at once both try to create it, and a server on
+        # PostgreSQL refuses the second (a unique-key conflict). It exists now: log it again.
+        if "unique" not in str(err).lower() and "duplicate" not in str(err).lower():
+            raise
+        mlflow.log_input(dataset, context="train/val/test")

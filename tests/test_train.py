@@ -178,3 +178,33 @@ def test_cli_reports_user_errors_in_one_line(tmp_path, store):
     assert lines == [f"error: data.columns: wind not in {path}; available: date, load, price, temp"]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_dataset_another_worker_just_created_is_logged_again(tmp_path, store, monkeypatch):
+    """Seen with two workers on an mlflow server backed by PostgreSQL: both create the same
+    dataset, the second gets a unique-key conflict. The run logs its input again instead of
+    failing the trial."""
+    from mlflow.exceptions import MlflowException
+
+    from src import run_record
+
+    real, calls = mlflow.log_input, []
+
+    def conflict_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            real(*args, **kwargs)  # the other worker's insert
+            raise MlflowException('BAD_REQUEST: (psycopg.errors.UniqueViolation) duplicate key value '
+                                  'violates unique constraint "dataset_pk"')
+        return real(*args, **kwargs)
+
+    cfg = make_cfg(*TINY, *store)
+    data = prepare(cfg.data)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setattr(mlflow, "log_input", conflict_once)
+    experiment = mlflow.create_experiment("conflict", artifact_location=(tmp_path / "a").as_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        run_record.log_dataset(cfg.data, data)
+    assert len(calls) == 2
+    [dataset] = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    assert dataset.dataset.digest == data.fingerprint
