@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 SCRIPT = ROOT / "scripts" / "services.sh"
 # Short, for the tests about dead workers and lost servers: a silent trial is failed after 4 s.
 HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=4"]
-# Every other test: a trial starved of CPU for a few seconds (a loaded 2-core machine) must not
-# be failed as dead, or its study gets one trial more than the test counts.
+# Every other test: a live trial starved of CPU for a few seconds (a loaded 2-core machine)
+# should not risk being failed as dead there, which would add a trial the test does not count.
 RELAXED = ["search.heartbeat_interval=2", "search.grace_period=60"]
 SHORT = ["data.n_windows=200", "train.jit_compile=false", "search.archs=[linear]",
          "search.baselines=[]", "search.space.units.high=4", "search.space.units.low=2",
