@@ -12,7 +12,6 @@ baseline) and four PNG figures, all logged to a `comparison` run.
 """
 
 import logging
-import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -221,7 +220,6 @@ def compare(cfg: DictConfig) -> list[dict]:
     from src.comparison import runs as sweep_runs
     from src.comparison.repeats import prepare_folds, run_repeats
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     validate(cfg)
     if cfg.compare.repeats < 0:
         raise UserError(f"compare.repeats must be 0 or more, got {cfg.compare.repeats}")
