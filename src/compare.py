@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from src import tables
 from src.comparison import backtest, page, verdict
 from src.config import UserError, validate
+from src.search import selection
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
                "naive_test_mse": run["metrics.naive_test_mse"], "run_id": run["run_id"],
                "reproduce": run.get("tags.reproduce", "")}
         c = counts.get(arch)
-        row["trials"] = f"{c['complete']}/{c['pruned']}/{c['fail']}" if c else "baseline"
+        row["trials"] = selection.describe_counts(c) if c else "baseline"
         row["finished_trials"] = c["complete"] + c["pruned"] if c else None
         samples = repeats.get(arch) or [{"test_mse": run["metrics.test_mse"], "test_mae": run["metrics.test_mae"]}]
         for metric in ("test_mse", "test_mae"):
@@ -86,8 +87,8 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
     _mark(rows)
     rows.sort(key=lambda r: r["test_mse_mean"])
     for arch in unfinished:
-        c = counts.get(arch, {"complete": 0, "pruned": 0, "fail": 0})
-        rows.append({"approach": arch, "trials": f"{c['complete']}/{c['pruned']}/{c['fail']}",
+        c = counts.get(arch, {"complete": 0, "pruned": 0, "fail": 0, "extra": 0})
+        rows.append({"approach": arch, "trials": selection.describe_counts(c),
                      "finished_trials": c["complete"] + c["pruned"], "notes": "no finished trial",
                      "reproduce": ""})
     return rows

@@ -74,7 +74,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
     client = MlflowClient()
     wanted = settings(cfg)
     opened = {}
-    with studies.ClaimsLock(cfg.search).held():
+    with studies.SetupLock(cfg.search).held():
         existing = set(optuna_study_names(storage))
         for arch in cfg.search.archs:
             check_same_store(cfg, client, experiment_id, storage, arch, existing)
@@ -101,9 +101,9 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
             else:
                 client.update_run(run_id, status="RUNNING")
             client.log_metric(run_id, "target_trials", cfg.search.n_trials)
-            for orphan in studies.fail_orphans(study, cfg.search.retries):
-                log.warning("%s: trial %d was left running by a worker that died; marked failed",
-                            arch, orphan.number)
+            for number in studies.fail_dead_trials(study, cfg.search):
+                log.warning("%s: trial %d was left running by a worker that died; marked "
+                            "failed, a retry is queued", arch, number)
             opened[arch] = (study, run_id)
     return opened
 
@@ -202,7 +202,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
 
 
 def close_orphaned_baselines(cfg: DictConfig, experiment_id: str) -> None:
-    """Baselines train under the claims lock, which the caller holds: a baseline run of
+    """Baselines train under the setup lock, which the caller holds: a baseline run of
     this sweep still RUNNING belongs to a process that died (kill -9). End it FAILED."""
     from mlflow.tracking import MlflowClient
 
@@ -239,7 +239,8 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
     from tqdm import tqdm
 
     from src.cli import CONF_DIR
-    from src.search.worker import EXIT_INTERRUPTED, EXIT_RECYCLE, WorkerSpec, worker_process
+    from src.search.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
+                                   WorkerSpec, worker_process)
 
     search = cfg.search
     threads = search.threads_per_worker or max(1, (os.cpu_count() or 1) // search.workers)
@@ -258,6 +259,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
                disable=None, dynamic_ncols=True)
     running = {index: start(index) for index in range(search.workers)}
     progress = Progress(done=min(finished, target), total=target, several=search.workers > 1)
+    lock = studies.SetupLock(search)
     failed, interrupted = [], False
     try:
         while running or not events.empty():
@@ -284,6 +286,13 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
                         running[index] = start(index)
                 elif process.exitcode != 0:
                     failed.append(f"{process.name} (exit code {process.exitcode})")
+                if process.exitcode not in (0, EXIT_RECYCLE, EXIT_INTERRUPTED, EXIT_SERVICE_LOST):
+                    for arch, (study, _) in opened.items():  # its trial: failed, retry queued
+                        with lock.held():
+                            dead = studies.fail_dead_trials(study, search)
+                        for number in dead:
+                            bar.write(describe_event({"kind": "orphan", "study": arch, "trial": number,
+                                                      "worker": index}, progress))
         if interrupted:
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -339,7 +348,7 @@ def describe_event(event: dict, progress: Progress) -> str | None:
         return (f"[{progress.done}/{progress.total} {event['study']} #{event['trial']}] "
                 f"{event['state']}{value}{note} in {event['seconds']:.1f}s{where}{progress.left()}")
     if event["kind"] == "orphan":
-        return f"[{event['study']} #{event['trial']}] its worker died; marked FAIL{where}"
+        return f"[{event['study']} #{event['trial']}] its worker died; marked FAIL, retry queued{where}"
     if event["kind"] == "error":
         return f"[worker {event['worker']}] stopped: {event['message']}"
     return None
@@ -368,13 +377,13 @@ def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool)
     from src.search import report
 
     client = MlflowClient()
-    rows = [report.study_row(study, arch, client) for arch, (study, _) in opened.items()]
+    rows = [report.study_row(study, arch, client, cfg.search.n_trials) for arch, (study, _) in opened.items()]
     rows += [report.row_from_run(arch, run, "-") for arch, run in baselines.items()]
     table = report.format_table(rows)
     for arch, (study, run_id) in opened.items():
         close_failed_runs(study, client)
         row = next(r for r in rows if r["approach"] == arch)
-        report.log_study_summary(study, row, run_id, table, client)
+        report.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
         client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
     return rows
 
@@ -399,7 +408,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
         try:
             # Under the claims lock: sweeps started together on several machines train
             # each baseline once, and the others reuse its run.
-            with studies.ClaimsLock(cfg.search).held():
+            with studies.SetupLock(cfg.search).held():
                 baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
             failed_workers = run_workers(cfg, overrides, opened)
         except KeyboardInterrupt:

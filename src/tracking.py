@@ -2,7 +2,7 @@
 
 import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -82,8 +82,23 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     except killed_on:
         status = "KILLED"
         raise
+    except Exception as err:
+        record_error(err)
+        raise
     finally:
         mlflow.end_run(status)
+
+
+def record_error(err: Exception) -> None:
+    """Why the active run failed, where `mlflow ui` shows it: the first line as tag `error`,
+    the traceback as `error.txt`. Best effort: the store itself may be what failed."""
+    import traceback
+
+    text = redact("".join(traceback.format_exception(err)))
+    first = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    with suppress(Exception):
+        mlflow.set_tag("error", f"{type(err).__name__}: {first}"[:5000])
+        mlflow.log_text(text, "error.txt")
 
 
 RUN_KEYS = ("data", "arch", "train", "tracking", "seed", "run_name")  # not search, compare

@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from src.config import UserError
+from src.search import selection
 from src.tracking import SQLITE_PREFIX, resolve_uri
 
 REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
@@ -102,20 +103,33 @@ def missing_metrics(sweep: SweepRuns) -> list[str]:
     return lines
 
 
+def targets(sweep: SweepRuns) -> dict[str, int]:
+    """Each study's `search.n_trials`, as its study run recorded it."""
+    studies = sweep.role("study")
+    return {arch: int(n) for arch, n in zip(tag(studies, "arch"), studies.get("metrics.target_trials", []))
+            if pd.notna(n)}
+
+
+def _outcomes(group: pd.DataFrame) -> list[selection.Outcome]:
+    return [selection.Outcome(int(row["tags.trial_number"]), row["tags.trial_state"],
+                              None if pd.isna(row["metrics.best_val_loss"]) else row["metrics.best_val_loss"],
+                              row["run_id"]) for _, row in group.iterrows()]
+
+
 def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
-    """Each approach's complete trial with the lowest validation loss."""
-    trials = sweep.trials
-    complete = trials[(trials["tags.trial_state"] == "COMPLETE") & trials["metrics.best_val_loss"].notna()]
-    return {arch: group.loc[group["metrics.best_val_loss"].idxmin()]
-            for arch, group in complete.groupby("tags.arch", sort=False)}
+    """Each approach's selected trial (src.search.selection), the one the sweep's table shows."""
+    n_trials, best = targets(sweep), {}
+    for arch, group in sweep.trials.groupby("tags.arch", sort=False):
+        chosen = selection.selected(_outcomes(group), n_trials.get(arch, len(group)))
+        if chosen is not None:
+            best[arch] = group[group["run_id"] == chosen.run_id].iloc[0]
+    return best
 
 
 def trial_counts(sweep: SweepRuns) -> dict[str, dict[str, int]]:
-    counts = {}
-    for arch, group in sweep.trials.groupby("tags.arch", sort=False):
-        states = group["tags.trial_state"].value_counts()
-        counts[arch] = {s.lower(): int(states.get(s, 0)) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    return counts
+    n_trials = targets(sweep)
+    return {arch: selection.counts(_outcomes(group), n_trials.get(arch, len(group)))
+            for arch, group in sweep.trials.groupby("tags.arch", sort=False)}
 
 
 def search_seconds(sweep: SweepRuns, best: dict[str, pd.Series]) -> dict[str, float]:

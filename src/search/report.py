@@ -10,6 +10,7 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from src import tables
+from src.search import selection
 
 COLUMNS = [
     ("approach", "approach", "{}"),
@@ -36,19 +37,20 @@ def row_from_run(approach: str, run, trials: str) -> dict:
             "reproduce": run.data.tags.get("reproduce", "")}
 
 
-def trial_counts(study: optuna.Study) -> dict[str, int]:
-    return {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
-            for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+def outcomes(study: optuna.Study) -> list[selection.Outcome]:
+    return [selection.Outcome(t.number, t.state.name, t.value, t.user_attrs.get("mlflow_run_id"))
+            for t in study.get_trials(deepcopy=False)]
 
 
-def study_row(study: optuna.Study, arch: str, client: MlflowClient) -> dict:
-    counts = trial_counts(study)
-    trials = f"{counts['complete']}/{counts['pruned']}/{counts['fail']}"
-    if counts["complete"] == 0:
-        return {"approach": arch, "trials": trials}
-    best = study.best_trial
-    row = row_from_run(arch, client.get_run(best.user_attrs["mlflow_run_id"]), trials)
-    row["best_params"] = best.params
+def study_row(study: optuna.Study, arch: str, client: MlflowClient, n_trials: int) -> dict:
+    """The study's row: its selected trial's run, among its first `n_trials` finished."""
+    trials = outcomes(study)
+    counts = selection.describe_counts(selection.counts(trials, n_trials))
+    best = selection.selected(trials, n_trials)
+    if best is None:
+        return {"approach": arch, "trials": counts}
+    row = row_from_run(arch, client.get_run(best.run_id), counts)
+    row["best_params"] = study.get_trials(deepcopy=False)[best.number].params
     return row
 
 
@@ -57,10 +59,10 @@ def format_table(rows: list[dict]) -> str:
 
 
 def log_study_summary(study: optuna.Study, row: dict, parent_run_id: str, table: str,
-                      client: MlflowClient) -> None:
+                      client: MlflowClient, n_trials: int) -> None:
     """Best value and params, trial counts, the sweep table and Optuna's plots, on the
     study's parent run."""
-    counts = trial_counts(study)
+    counts = selection.counts(outcomes(study), n_trials)
     for state, n in counts.items():
         client.log_metric(parent_run_id, f"trials_{state}", n)
     client.log_metric(parent_run_id, "trials_seconds", trials_seconds(study))

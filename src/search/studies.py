@@ -1,5 +1,5 @@
-"""Optuna storage and studies: opening them, claiming trial slots without overshooting the
-target, and failing the trials of workers that died."""
+"""Optuna storage and studies: opening them, the lock that serialises setting a sweep up,
+and failing (then retrying) the trials of workers that died."""
 
 import fcntl
 import hashlib
@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +22,7 @@ from src.redact import redact
 
 log = logging.getLogger(__name__)
 
-# A trial holds a slot of the study's target while it is waiting, running or finished
-# (complete or pruned). Failed trials hold none: another trial takes their place.
-SLOT_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+# What counts towards a study's target: failed trials do not, another takes their place.
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -36,12 +33,9 @@ def describe_storage(search: DictConfig) -> str:
 
 @contextmanager
 def known_warnings_ignored() -> Iterator[None]:
-    """Optuna warns about what this module does on purpose: its experimental heartbeat
-    arguments and retry callback, and heartbeats outside Study.optimize (heartbeat()
-    below beats for each trial itself)."""
+    """Optuna marks its heartbeat arguments and retry callback experimental."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
         yield
 
 
@@ -91,11 +85,12 @@ def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
         )
 
 
-class ClaimsLock:
-    """Serialises claiming trial slots, creating studies and training baselines among
-    every process that shares the storage: a file lock beside the journal on one machine,
-    or a PostgreSQL advisory lock, which the server releases if its holder dies, across
-    machines."""
+class SetupLock:
+    """Serialises setting a sweep up (creating studies and their parent runs, training the
+    baselines) and failing dead workers' trials, among every process that shares the
+    storage: a file lock beside the journal on one machine, or a PostgreSQL advisory lock,
+    which the server releases if its holder dies, across machines. Trials themselves run
+    without it."""
 
     ADVISORY_KEY = 0x6D616E7932  # any fixed 64-bit number; "many2" in ASCII
 
@@ -135,9 +130,9 @@ class ClaimsLock:
 
     def _path(self) -> Path:
         if self.search.storage is None:
-            return Path(f"{self.search.journal}.claims.lock")
+            return Path(f"{self.search.journal}.setup.lock")
         digest = hashlib.sha256(self.search.storage.encode()).hexdigest()[:12]
-        return Path(self.search.journal).parent / f"claims-{digest}.lock"
+        return Path(self.search.journal).parent / f"setup-{digest}.lock"
 
 
 def study_name(search: DictConfig, arch: str) -> str:
@@ -178,6 +173,11 @@ def count(study: optuna.Study, states) -> int:
 
 
 # --- trials of dead workers ---------------------------------------------------------
+# With database storage, Optuna's heartbeats find them on any machine: Study.optimize beats
+# for each trial, and fail_stale_trials fails a silent one and queues its retry through the
+# storage's callback. The journal file (one machine) has no heartbeats: there a trial is
+# failed once its worker's process is gone, by the coordinator that saw it die, by another
+# worker, or by a rerun after the whole sweep was killed.
 
 def _process_start(pid: int) -> str | None:
     """Start time of a process from /proc (None where it is gone), so a reused pid is
@@ -188,70 +188,43 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def owner_attrs() -> dict[str, str]:
+def owner_attrs(number: int) -> dict[str, str]:
+    """Who runs trial `number`: set on it as user attributes when it starts. The number is
+    part of it because a retry inherits the failed trial's attributes."""
     pid = os.getpid()
     return {"worker_host": socket.gethostname(), "worker_pid": str(pid),
-            "worker_start": str(_process_start(pid))}
+            "worker_start": str(_process_start(pid)), "worker_trial": str(number)}
 
 
-def _owner_is_dead(attrs: dict) -> bool:
-    if attrs.get("worker_host") != socket.gethostname() or "worker_pid" not in attrs:
-        return False  # another machine's worker: only heartbeats can tell
+def _owner_is_dead(trial: optuna.trial.FrozenTrial) -> bool:
+    attrs = trial.user_attrs
+    if attrs.get("worker_trial") != str(trial.number) or attrs.get("worker_host") != socket.gethostname():
+        return False  # not yet claimed by its worker, or another machine's: heartbeats tell
     return _process_start(int(attrs["worker_pid"])) != attrs.get("worker_start")
 
 
-def fail_orphans(study: optuna.Study, retries: int) -> list[optuna.trial.FrozenTrial]:
-    """Fail RUNNING trials whose worker is gone, and queue a retry of each (up to
-    `retries` times). Database storage keeps heartbeats, so a trial is failed once its
-    worker, on any machine, has been silent for the grace period; the journal file has
-    none, so there a trial is failed when its worker's process on this machine is gone."""
-    if _has_heartbeats(study._storage):
-        with known_warnings_ignored():
-            optuna.storages.fail_stale_trials(study)  # runs the storage's retry callback
-        return []
-    with known_warnings_ignored():
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=retries)
-    failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _owner_is_dead(trial.user_attrs):
-            continue
-        try:
-            if not study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another process got there first
-        frozen = study._storage.get_trial(trial._trial_id)
-        retry(study, frozen)
-        failed.append(frozen)
-    return failed
-
-
-def _has_heartbeats(storage) -> bool:
-    return bool(getattr(storage, "get_heartbeat_interval", lambda: None)())
-
-
-@contextmanager
-def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
-    """Beat for the trial while it runs, where the storage keeps heartbeats."""
-    storage = study._storage
-    if not _has_heartbeats(storage):
-        yield
-        return
-    interval = storage.get_heartbeat_interval()
-    stop = threading.Event()
-
-    def beat():
-        while not stop.is_set():
-            try:
-                storage.record_heartbeat(trial._trial_id)
-            except Exception:  # the database went away: the trial's own calls will say so
-                return
-            stop.wait(interval)
-
-    thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
-    thread.start()
+def fail_and_retry(study: optuna.Study, number: int, retries: int) -> bool:
+    """Fail RUNNING trial `number` and queue a retry with the same parameters (up to
+    `retries` times); False when it had already ended."""
     try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+        study.tell(number, state=TrialState.FAIL)
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+        return False  # it finished, or another process failed it first
+    with known_warnings_ignored():
+        RetryHeartbeatStaleTrialCallback(max_retry=retries)(study, study.get_trials(deepcopy=False)[number])
+    return True
+
+
+def fail_dead_trials(study: optuna.Study, search: DictConfig) -> list[int]:
+    """Fail the trials whose worker is gone and queue their retries (up to
+    `search.retries`); returns their numbers. Database storage: those silent for the grace
+    period, on any machine (Optuna's heartbeats); the journal file: those whose process on
+    this machine is gone."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if search.storage is not None:
+        with known_warnings_ignored():
+            optuna.storages.fail_stale_trials(study)  # retries through the storage's callback
+        now = study.get_trials(deepcopy=False)
+        return [t.number for t in running if now[t.number].state == TrialState.FAIL]
+    return [t.number for t in running
+            if _owner_is_dead(t) and fail_and_retry(study, t.number, search.retries)]

@@ -1,11 +1,11 @@
-"""A sweep worker: a process that claims trial slots across the studies and runs them.
+"""A sweep worker: a process that runs trials across the studies, always in the study with
+the fewest, so every approach gets the same budget even when a sweep is cut short.
 
-Workers are started by `src.sweep` (one or several, same code either way). Each claims
-its next trial under a lock, so the studies never pass their target however many workers
-share them, and always advances the study with the fewest trials, so every approach gets
-the same budget even when a sweep is cut short.
+Workers are started by `src.sweep` (one or several, same code either way); each trial
+runs through Optuna's Study.optimize.
 """
 
+import contextlib
 import logging
 import os
 import resource
@@ -100,7 +100,9 @@ def worker_process(spec: WorkerSpec, events) -> None:
     """Entry point of a spawned worker process."""
     interrupt = Interrupt()
     signal.signal(signal.SIGINT, interrupt.handle)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna logs a failed trial's traceback as a warning; the worker reports every trial's
+    # outcome in one line itself (the FAILED run in MLflow keeps the traceback).
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     set_threads(spec.threads)
     register_configs()
     with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
@@ -117,15 +119,6 @@ def worker_process(spec: WorkerSpec, events) -> None:
             sys.exit(EXIT_SERVICE_LOST)
     if more:
         sys.exit(EXIT_RECYCLE)
-
-
-def _tell_if_possible(study: optuna.Study, trial: optuna.Trial) -> None:
-    """Mark the trial failed if the storage still answers; if not, its heartbeat stops
-    and the next run fails it after the grace period."""
-    try:
-        study.tell(trial, state=TrialState.FAIL)
-    except Exception:
-        pass
 
 
 def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
@@ -151,37 +144,77 @@ def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, arch: str) -> int:
 WAIT = "wait"
 
 
-def claim(jobs, search: DictConfig, lock: studies.ClaimsLock, events, worker: int):
-    """Under the claims lock: fail dead workers' trials, then take a slot in the study
-    with the fewest. Returns (job, study, trial); WAIT when the only slots left are held
-    by other workers' running trials, which may yet die and need a retry; None when every
-    study is at its target (or out of failures)."""
-    with lock.held():
-        open_jobs, others_running = [], False
-        for job, study in jobs:
-            for orphan in studies.fail_orphans(study, search.retries):
-                events.put({"kind": "orphan", "worker": worker, "study": job.arch,
-                            "trial": orphan.number})
-            if studies.count(study, (TrialState.FAIL,)) >= search.max_failures:
-                continue
-            held = studies.count(study, studies.SLOT_STATES)
-            if held < search.n_trials:
-                open_jobs.append((held, job, study))
-            others_running |= studies.count(study, (TrialState.RUNNING,)) > 0
-        if not open_jobs:
-            return WAIT if others_running else None
-        _, job, study = min(open_jobs, key=lambda item: item[0])
-        with studies.known_warnings_ignored():
-            trial = study.ask()
-        for key, value in studies.owner_attrs().items():
-            trial.set_user_attr(key, value)
-        trial.set_user_attr("worker", worker)
-        return job, study, trial
+def next_study(jobs, search: DictConfig, lock: studies.SetupLock):
+    """The study with the fewest finished and running trials below its target (the same
+    budget for every approach even when a sweep is cut short), after failing dead workers'
+    trials. WAIT when every study is at its target only with other workers' running trials,
+    which may yet die and need a retry; None when every study is done (or out of failures).
+
+    Two workers can pick the last slot of a study at once, so a study may pass its target
+    by up to workers - 1 trials; the table and the report count its first `n_trials`."""
+    open_jobs, others_running = [], False
+    for job, study in jobs:
+        with lock.held():
+            studies.fail_dead_trials(study, search)
+        if studies.count(study, (TrialState.FAIL,)) >= search.max_failures:
+            continue
+        running = studies.count(study, (TrialState.RUNNING,))
+        taken = studies.count(study, studies.FINISHED_STATES) + running
+        if taken < search.n_trials:
+            open_jobs.append((taken, job, study))
+        others_running |= running > 0
+    if not open_jobs:
+        return WAIT if others_running else None
+    _, job, study = min(open_jobs, key=lambda item: item[0])
+    return job, study
+
+
+def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -> dict:
+    """One trial of `study` through Study.optimize (which asks, beats the heartbeat where the
+    storage keeps one, runs a queued retry first and tells the outcome); `run(trial)` trains
+    it. Returns the trial's event; raises KeyboardInterrupt, and lost-service errors."""
+    event = {"kind": "trial", "worker": spec.index, "study": job.arch}
+
+    def objective(trial: optuna.Trial) -> float:
+        event["trial"] = trial.number
+        for key, value in {**studies.owner_attrs(trial.number), "worker": spec.index}.items():
+            trial.set_user_attr(key, value)  # who runs it: dead workers' trials are failed by it
+        try:
+            return run(trial)
+        finally:
+            # Memory after each trial: `make bench` reads it, and it shows a leak in a long sweep.
+            with contextlib.suppress(Exception):
+                trial.set_user_attr("worker_rss_mb", resident_mb())
+                trial.set_user_attr("worker_peak_rss_mb", peak_resident_mb())
+
+    try:
+        study.optimize(objective, n_trials=1, gc_after_trial=False)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Another process failed it for missing heartbeats (and queued a retry) while it
+        # ran. Its run keeps everything it logged; the study counts the retry instead.
+        trial = study.get_trials(deepcopy=False)[event["trial"]]
+        event.update(state="FAIL", note="another worker had already failed it for missing "
+                     "heartbeats; its retry takes its place")
+        if trial.user_attrs.get("mlflow_run_id"):
+            MlflowClient().set_tag(trial.user_attrs["mlflow_run_id"], "trial_state", "FAIL")
+        return event
+    except Exception as err:  # Optuna has told FAIL; the study goes on
+        if is_unavailable(err) or "trial" not in event:  # ...unless a server went away
+            raise
+        log.debug("trial %s failed", event["trial"], exc_info=True)
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        event.update(state="FAIL", note=f"{type(err).__name__}: {first_line}")
+        return event
+    trial = study.get_trials(deepcopy=False)[event["trial"]]
+    event.update(state=trial.state.name, value=trial.value)
+    if trial.state == TrialState.PRUNED:
+        event["note"] = f"pruned after epoch {trial.last_step}"
+    return event
 
 
 def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
-    """Claim and run trials until none is left (returns False) or until `spec.max_trials`
-    have run (returns True: a fresh process should go on)."""
+    """Run trials until none is left (returns False) or until `spec.max_trials` have run
+    (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data.windowed import prepare
 
@@ -189,7 +222,7 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
     storage = studies.open_storage(cfg.search)
     jobs = load_jobs(cfg, storage, spec)
     space = parse_space(cfg.search.space)
-    lock = studies.ClaimsLock(cfg.search)
+    lock = studies.SetupLock(cfg.search)
     data_cache: dict[str, Any] = {}
 
     def data_for(data_cfg: DictConfig):
@@ -199,51 +232,20 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         return data_cache[key]
 
     ran = 0
-    while True:
-        if spec.max_trials is not None and ran >= spec.max_trials:
-            return True
+    while spec.max_trials is None or ran < spec.max_trials:
         interrupt.check()
-        claimed = claim(jobs, cfg.search, lock, events, spec.index)
-        if claimed is None:
-            break
-        if claimed is WAIT:
+        picked = next_study(jobs, cfg.search, lock)
+        if picked is None:
+            return False
+        if picked is WAIT:
             time.sleep(WAIT_SECONDS)
             continue
-        job, study, trial = claimed
+        job, study = picked
         start = time.perf_counter()
-        event = {"kind": "trial", "worker": spec.index, "study": job.arch, "trial": trial.number}
-        value = None
-        try:
-            with studies.heartbeat(study, trial):
-                value = run_trial(trial, job, spec.overrides, space, data_for, experiment_id,
-                                  callbacks=[StopOnInterrupt(interrupt)])
-            event.update(state="COMPLETE", value=value)
-        except optuna.TrialPruned as pruned:
-            event.update(state="PRUNED", note=str(pruned))
-        except KeyboardInterrupt:
-            study.tell(trial, state=TrialState.FAIL)
-            raise
-        except Exception as err:  # the trial fails, the study goes on
-            if is_unavailable(err):  # ...unless the database or tracking server went away
-                _tell_if_possible(study, trial)
-                raise
-            log.debug("trial %s failed", trial.number, exc_info=True)
-            first_line = str(err).splitlines()[0] if str(err) else ""
-            event.update(state="FAIL", note=f"{type(err).__name__}: {first_line}")
-        # Memory after each trial: `make bench` reads it, and it shows a leak in a long sweep.
-        trial.set_user_attr("worker_rss_mb", resident_mb())
-        trial.set_user_attr("worker_peak_rss_mb", peak_resident_mb())
-        try:
-            study.tell(trial, value, state=TrialState[event["state"]])
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # Another worker failed it for missing heartbeats (and queued a retry) while it
-            # ran. Its run keeps everything it logged; the study counts the retry instead.
-            event.update(state="FAIL", note=f"finished as {event['state']}, but another worker had "
-                         f"already failed it for missing heartbeats; its retry takes its place")
-            run_id = trial.user_attrs.get("mlflow_run_id")
-            if run_id:
-                MlflowClient().set_tag(run_id, "trial_state", "FAIL")
+        event = run_one(job, study, spec, events, lambda trial: run_trial(
+            trial, job, spec.overrides, space, data_for, experiment_id,
+            callbacks=[StopOnInterrupt(interrupt)]))
         event["seconds"] = time.perf_counter() - start
         events.put(event)
         ran += 1
-    return False
+    return True
