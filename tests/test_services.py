@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 
 from conftest import ROOT, run_cli
 from src.config import UserError
-from test_sweep import run_sweep
+from test_sweep import fast_rerun, run_sweep
 
 pytestmark = pytest.mark.slow
 
@@ -210,7 +210,7 @@ def test_the_whole_sweep_killed_and_rerun_at_once_retries_its_trial(services, tm
     victim = _wait_running(services, "rerun")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
-    run_sweep(args)
+    fast_rerun(args)
     study = _study(services, "rerun")
     assert study.trials[victim.number].state == TrialState.FAIL
     _assert_retry_ran(study, victim)
@@ -262,7 +262,7 @@ def test_service_lost_mid_sweep_then_rerun(services, tmp_path, lost):
         assert f"lost the {what}" in output and "run the same command again" in output, output
     finally:
         services.script("start")
-    run_sweep(args)
+    fast_rerun(args)
     _assert_consistent(_study(services, name), 2, tracking or f"sqlite:///{tmp_path}/mlflow.db", name)
 
 

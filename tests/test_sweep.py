@@ -208,6 +208,14 @@ def _wait_for_running_trial(tmp_path, name, timeout=120):
 
 LONG_TRIALS = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
                "train.epochs=150", "train.patience=150"]  # several seconds per trial
+# The pruner is not among the settings a study keeps, so a rerun may prune every trial after
+# its first epoch: the retries and the trials left still run and finish, in a second each.
+PRUNE_AT_ONCE = ["search.pruner._target_=optuna.pruners.ThresholdPruner", "~search.pruner.n_startup_trials",
+                 "+search.pruner.upper=1e-12", "search.pruner.n_warmup_steps=0"]
+
+
+def fast_rerun(args):
+    return run_sweep([*(a for a in args if not a.startswith("search.pruner")), *PRUNE_AT_ONCE])
 
 
 @pytest.mark.slow
@@ -221,7 +229,7 @@ def test_a_killed_workers_trial_is_failed_at_once_and_its_retry_runs_on_rerun(tm
     assert f"[linear #{running.number}] its worker died; marked FAIL, retry queued" in output
     assert load(tmp_path, "sweep-linear").trials[running.number].state == TrialState.FAIL
 
-    run_sweep(args)
+    fast_rerun(args)
     _assert_retried_once(tmp_path, running)
 
 
@@ -237,7 +245,7 @@ def test_the_whole_sweep_killed_then_rerun_retries_its_trial(tmp_path, sweep_arg
     _wait_gone(int(running.user_attrs["worker_pid"]))
     assert load(tmp_path, "sweep-linear").trials[running.number].state == TrialState.RUNNING
 
-    run_sweep(args)
+    fast_rerun(args)
     _assert_retried_once(tmp_path, running)
 
 
@@ -284,7 +292,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     assert client.get_run(interrupted.user_attrs["mlflow_run_id"]).info.status == "KILLED"
     assert not [r for r in all_runs if r.info.status == "RUNNING"]
 
-    run_sweep(args)
+    fast_rerun(args)
     finished = load(tmp_path, "sweep-linear").get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(finished) == 2
 
@@ -384,10 +392,9 @@ def test_one_of_two_workers_killed_still_exits_0_when_every_study_is_full(tmp_pa
 
 @pytest.mark.slow
 def test_a_pruned_trial_is_pruned_in_optuna_and_killed_in_mlflow(tmp_path, sweep_args):
-    args = [a for a in sweep_args if not a.startswith("search.pruner")]  # every val_loss is above 1e-12
+    args = [a for a in sweep_args if not a.startswith("search.pruner")]
     run_sweep([*args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=1",
-               "train.epochs=3", "search.pruner._target_=optuna.pruners.ThresholdPruner",
-               "~search.pruner.n_startup_trials", "+search.pruner.upper=1e-12", "search.pruner.n_warmup_steps=0"])
+               "train.epochs=3", *PRUNE_AT_ONCE])
     [trial] = load(tmp_path, "sweep-linear").trials
     assert trial.state == TrialState.PRUNED and trial.last_step == 1
     _, [child] = runs(tmp_path, "tags.role = 'trial'")
