@@ -41,11 +41,11 @@ def plain_keras_fit(model, data, epochs: int, batch_size: int) -> tuple[float, l
     the work matches the project's. Returns (whole run seconds, epoch seconds)."""
     import keras
 
-    from src.training import _EpochClock
+    from src.training import EpochClock
 
     X, y = data.model_arrays(data.train)
     Xv, yv = data.model_arrays(data.val)
-    clock = _EpochClock()
+    clock = EpochClock()
     start = time.perf_counter()
     model.compile(optimizer="adam", loss="mse")
     model.fit(X, y, batch_size=batch_size, epochs=epochs, validation_data=(Xv, yv), verbose=0,
@@ -202,7 +202,7 @@ FIRST_EPOCH_PROBE = """
 import sys, time
 from hydra import compose, initialize_config_dir
 import keras
-from src.cli import CONF_DIR
+from src.config import CONF_DIR
 from src.config import register_configs
 from src.train import train
 class Mark(keras.callbacks.Callback):

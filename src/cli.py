@@ -9,11 +9,10 @@ from typing import Any, Callable
 import hydra
 from omegaconf import DictConfig
 
-from src.config import UserError, register_configs
+from src.config import CONF_DIR, UserError, register_configs
 from src.redact import redact, redact_logging
 from src.versions import describe
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXIT_USER_ERROR = 2
 
 

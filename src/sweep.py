@@ -20,7 +20,7 @@ import time
 
 from omegaconf import DictConfig
 
-from src.config import UserError, validate
+from src.config import CONF_DIR, UserError, validate
 from src.data.windowed import prepare
 from src import services
 from src.search import studies
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     """Everything that can reject a sweep, before any study or run exists."""
-    from src.cli import CONF_DIR
-
     validate(cfg)
     search = cfg.search
     known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
@@ -175,7 +173,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
 
     from src import tracking
     from src.pipeline import fit_and_log
-    from src.search.trial import merge_overrides, reproduce_command
+    from src.overrides import merge_overrides, reproduce_command
 
     runs = {}
     marker = settings_hash(settings(cfg))
@@ -238,7 +236,6 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
     Returns the workers that failed."""
     from tqdm import tqdm
 
-    from src.cli import CONF_DIR
     from src.search.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
                                    WorkerSpec, worker_process)
 

@@ -37,7 +37,7 @@ class FitResult:
         return statistics.median(warm) if warm else 0.0
 
 
-class _EpochClock(keras.callbacks.Callback):
+class EpochClock(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.seconds: list[float] = []
@@ -108,7 +108,7 @@ def fit(model: keras.Model, data: WindowedData, cfg: DictConfig, seed: int,
         return FitResult(epochs=0, best_epoch=0, best_val_loss=val_loss,
                          seconds=time.perf_counter() - start)
 
-    clock, guard = _EpochClock(), _DivergenceGuard()
+    clock, guard = EpochClock(), _DivergenceGuard()
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                             restore_best_weights=True)
     verbose = cfg.verbose if cfg.verbose is not None else (1 if sys.stdout.isatty() else 2)

@@ -9,7 +9,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from src.cli import CONF_DIR  # noqa: E402
+from src.config import CONF_DIR  # noqa: E402
 from src.config import register_configs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

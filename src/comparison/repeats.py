@@ -16,7 +16,7 @@ from src.comparison.backtest import test_rows
 from src.config import load_stored
 from src.data.windowed import WindowedData, prepare
 from src.pipeline import fit_and_log
-from src.search.trial import merge_overrides, reproduce_command
+from src.overrides import merge_overrides, reproduce_command
 
 
 def overrides_of(run: pd.Series) -> list[str]:

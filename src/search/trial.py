@@ -1,7 +1,6 @@
 """One sweep trial: the trial's config, its nested MLflow run, pruning, and its outcome."""
 
 import math
-import shlex
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,7 +14,7 @@ from src import tracking
 from src.config import ParamSpec, validate
 from src.data.windowed import WindowedData
 from src.pipeline import fit_and_log
-from src.redact import redact
+from src.overrides import merge_overrides, reproduce_command
 from src.search.space import suggest_overrides
 
 
@@ -36,18 +35,6 @@ class PruneOnPlateau(keras.callbacks.Callback):
         if self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.model.stop_training = True
-
-
-def merge_overrides(base: list[str], extra: list[str]) -> list[str]:
-    """base then extra, where a key set in extra drops the same key from base."""
-    keys = {o.split("=", 1)[0] for o in extra}
-    return [o for o in base if o.split("=", 1)[0] not in keys] + extra
-
-
-def reproduce_command(overrides: list[str]) -> str:
-    """`python -m src.train` with the overrides that matter to one run (not search.*)."""
-    kept = [o for o in overrides if not o.lstrip("+~").startswith("search")]
-    return redact(" ".join(["python -m src.train", *(shlex.quote(o) for o in kept)]))
 
 
 def taper_param(params: dict) -> dict[str, str]:
