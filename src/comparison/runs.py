@@ -110,10 +110,14 @@ def targets(sweep: SweepRuns) -> dict[str, int]:
             if pd.notna(n)}
 
 
+UNNUMBERED = 10**9  # a trial run without its number (made by hand) counts after the numbered
+
+
 def _outcomes(group: pd.DataFrame) -> list[selection.Outcome]:
-    return [selection.Outcome(int(row["tags.trial_number"]), row["tags.trial_state"],
+    numbers = tag(group, "trial_number")
+    return [selection.Outcome(UNNUMBERED if pd.isna(numbers[i]) else int(numbers[i]), row["tags.trial_state"],
                               None if pd.isna(row["metrics.best_val_loss"]) else row["metrics.best_val_loss"],
-                              row["run_id"]) for _, row in group.iterrows()]
+                              row["run_id"]) for i, row in group.iterrows()]
 
 
 def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
