@@ -243,6 +243,11 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         raise
 
 
+# A stored arch config's schema, by the key only it has.
+ARCH_SCHEMAS = (("units", RecurrentArchConfig), ("alphas", LinearArchConfig),
+                ("period", SeasonalNaiveArchConfig), ("season_length", StatisticalArchConfig))
+
+
 def load_stored(text: str, where: str) -> DictConfig:
     """A config read back from a tracking store, which others may write: plain YAML data
     (no interpolation, so no resolver runs), typed by the schemas, every `_target_` allowed.
@@ -273,11 +278,6 @@ def load_stored(text: str, where: str) -> DictConfig:
         raise UserError(f"{where}: {key}: {str(err).splitlines()[0]}") from None
     check_targets(cfg, where=f"{where}: ")
     return cfg
-
-
-# A stored arch config's schema, by the key only it has.
-ARCH_SCHEMAS = (("units", RecurrentArchConfig), ("alphas", LinearArchConfig),
-                ("period", SeasonalNaiveArchConfig), ("season_length", StatisticalArchConfig))
 
 
 def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
