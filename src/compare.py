@@ -71,7 +71,10 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
                "seconds_per_epoch": run.get("metrics.seconds_per_epoch"),
                "predict_ms_per_window": 1000 * run.get("metrics.predict_seconds_per_window", float("nan")),
                "naive_test_mse": run["metrics.naive_test_mse"], "run_id": run["run_id"],
-               "reproduce": run.get("tags.reproduce", "")}
+               "reproduce": run.get("tags.reproduce", ""),
+               # an LSTM layout (its config has arch.units), or a baseline of any kind
+               "neural": isinstance(run.get("params.arch.units"), str),
+               "statistical": run.get("tags.kind") == "statistical"}
         c = counts.get(arch)
         row["trials"] = selection.describe_counts(c) if c else "baseline"
         row["finished_trials"] = c["complete"] + c["pruned"] if c else None
@@ -150,8 +153,11 @@ def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     with tempfile.TemporaryDirectory() as tmp:
         for arch, run in best.items():
             uri = run.get(f"tags.{MODEL_URI_TAG}")
-            if not isinstance(uri, str):  # the run was logged with tracking.log_model=false
-                log.warning("%s: run %s has no MLflow model; left out of forecasts.png", arch, run["run_id"])
+            if not isinstance(uri, str):
+                why = ("a statistical baseline logs none" if run.get("tags.kind") == "statistical"
+                       else "logged with tracking.log_model=false")
+                log.warning("%s: run %s has no MLflow model (%s); left out of forecasts.png",
+                            arch, run["run_id"], why)
                 continue
             run_data = prepare(run_config(run["run_id"]).data)
             if run_data.fingerprint != fingerprint:
@@ -194,8 +200,14 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
     intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
              f"below saw the same windows). Test MSE and MAE are in original units; mean ± std over "
              f"{over} of each approach's best configuration (the selected "
-             f"trial itself left out; naive has no seed). MSE / naive uses that mean{per_fold}. s / training: "
+             f"trial itself left out; a deterministic baseline has no seed). MSE / naive uses that mean{per_fold}. s / training: "
              f"seconds to train one model of that configuration; search s: all its trials' seconds.")
+    statistical = [r["approach"] for r in rows if r.get("statistical")]
+    if statistical:
+        intro += (f" {', '.join(statistical)}: statistical baselines, fitted on the training rows "
+                  f"(deterministic: no seeds) and forecasting each window from the whole history up "
+                  f"to its last input step, not from its last input_steps rows as the others do; "
+                  f"they log no MLflow model, so they are not registered.")
     title = f"Comparison: sweep `{cfg.search.name}`"
     said = verdict.sentence(rows, cfg.compare.repeats, folds)
     (folder / "summary.html").write_text(page.summary_html(

@@ -70,6 +70,23 @@ class BaselineArchConfig:
 
 
 @dataclass
+class LinearArchConfig(BaselineArchConfig):
+    # Ridge penalties tried, on the sum of squared errors over the training windows in the
+    # model's units; the one with the lowest validation loss is kept (src.models.ridge).
+    alphas: list[float] = field(default_factory=lambda: [0.0, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0])
+
+
+@dataclass
+class SeasonalNaiveArchConfig(BaselineArchConfig):
+    period: int = 24              # steps per season; at most data.input_steps
+
+
+@dataclass
+class StatisticalArchConfig(BaselineArchConfig):
+    season_length: int = 1        # steps per season; 1: no seasonal terms
+
+
+@dataclass
 class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
@@ -108,7 +125,7 @@ class ParamSpec:
 class SearchConfig:
     name: str = "sweep"                   # studies are named <name>-<arch>
     archs: list[str] = field(default_factory=lambda: ["reshape_head", "timedistributed", "seq2seq"])
-    baselines: list[str] = field(default_factory=lambda: ["naive", "linear"])
+    baselines: list[str] = field(default_factory=lambda: ["naive", "linear", "ets", "theta", "arima"])
     n_trials: int = 12                    # per study, in total over every run and worker
     workers: int = 1
     threads_per_worker: Optional[int] = None  # None: CPU cores / workers
@@ -229,6 +246,11 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         raise
 
 
+# A stored arch config's schema, by the key only it has.
+ARCH_SCHEMAS = (("units", RecurrentArchConfig), ("alphas", LinearArchConfig),
+                ("period", SeasonalNaiveArchConfig), ("season_length", StatisticalArchConfig))
+
+
 def load_stored(text: str, where: str) -> DictConfig:
     """A config read back from a tracking store, which others may write: plain YAML data
     (no interpolation, so no resolver runs), typed by the schemas, every `_target_` allowed.
@@ -248,7 +270,7 @@ def load_stored(text: str, where: str) -> DictConfig:
             raise UserError(f"{where}: {key} holds an interpolation ({value!r}); a stored "
                             f"config must hold plain values")
     data_schema = SyntheticDataConfig if "n_series" in data["data"] else CsvDataConfig
-    arch_schema = RecurrentArchConfig if "units" in data["arch"] else BaselineArchConfig
+    arch_schema = next((schema for key, schema in ARCH_SCHEMAS if key in data["arch"]), BaselineArchConfig)
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(AppConfig), {k: v for k, v in data.items()
                                                                if k not in ("data", "arch")})
@@ -275,6 +297,9 @@ def register_configs() -> None:
     cs.store(group="schema/data", name="csv", node=CsvDataConfig)
     cs.store(group="schema/arch", name="recurrent", node=RecurrentArchConfig)
     cs.store(group="schema/arch", name="baseline", node=BaselineArchConfig)
+    cs.store(group="schema/arch", name="linear", node=LinearArchConfig)
+    cs.store(group="schema/arch", name="seasonal_naive", node=SeasonalNaiveArchConfig)
+    cs.store(group="schema/arch", name="statistical", node=StatisticalArchConfig)
     cs.store(group="schema", name="train", node=TrainConfig)
     cs.store(group="schema", name="tracking", node=TrackingConfig)
     cs.store(group="schema", name="search", node=SearchConfig)
@@ -396,6 +421,22 @@ def validate(cfg: DictConfig) -> None:
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")
         _require(all(u > 0 for u in units),
                  f"arch.units must be positive widths, got {units}")
+    _validate_baseline(cfg.arch, data)
+
+
+def _validate_baseline(arch: DictConfig, data: DictConfig) -> None:
+    if "alphas" in arch:
+        alphas = list(arch.alphas)
+        _require(len(alphas) > 0, "arch.alphas needs at least one ridge penalty, e.g. arch.alphas=[0,1,10]")
+        _require(all(math.isfinite(a) and a >= 0 for a in alphas),
+                 f"arch.alphas must be finite penalties of 0 or more, got {alphas}")
+    if "period" in arch:
+        _require(1 <= arch.period <= data.input_steps,
+                 f"arch.period must lie between 1 and data.input_steps ({data.input_steps}): the "
+                 f"seasonal naive forecast repeats the window's last season; got {arch.period}")
+    if "season_length" in arch:
+        _require(arch.season_length >= 1, f"arch.season_length must be a positive integer "
+                                          f"(1: no seasonal terms), got {arch.season_length}")
 
 
 def _validate_search(search: DictConfig) -> None:

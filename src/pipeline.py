@@ -2,17 +2,20 @@
 every sweep trial call this same function, so every approach is treated alike."""
 
 import logging
+import time
 
 import keras
 import mlflow
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src import evaluation, run_record, tracking
 from src.config import build
 from src.data.windowed import WindowedData
+from src.models import ridge
 from src.models.revin import with_revin
+from src.models.statistical import StatisticalBaseline
 from src.plots import forecast_figure
 from src.serving.forecaster import Forecaster
 from src.serving.logged import log_forecaster
@@ -23,9 +26,14 @@ from src.training import fit
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model:
-    model = build(cfg.arch, input_steps=data.input_steps, horizon=data.horizon,
+def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model | StatisticalBaseline:
+    arch = cfg.arch
+    if ridge.is_closed_form(arch):  # the penalties are the fit's, not the builder's
+        arch = OmegaConf.masked_copy(arch, [k for k in arch if k != "alphas"])
+    model = build(arch, input_steps=data.input_steps, horizon=data.horizon,
                   n_series=data.model_series)
+    if isinstance(model, StatisticalBaseline):
+        return model
     return with_revin(model) if data.scaler.mode == "revin" else model
 
 
@@ -39,31 +47,79 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
     keras.backend.clear_session()  # a clean graph per run: no growth over a sweep
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(cfg, data)
+    if isinstance(model, StatisticalBaseline):
+        return fit_and_log_statistical(cfg, data, model)
     n_params = count_trainable(model)
-    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking,
-                     "scaling": data.scaler.mode, "split_fingerprint": data.fingerprint})
-    tracking.log_config(cfg)
-    mlflow.log_params(run_record.handles(cfg, n_params))
-    run_record.log_dataset(cfg.data, data)
-    mlflow.log_metric("n_params", n_params)
-    mlflow.log_text(tracking.model_summary(model), "model_summary.txt")
+    closed_form = ridge.is_closed_form(cfg.arch)
+    log_run_identity(cfg, data, n_params, tracking.model_summary(model),
+                     deterministic=closed_form or n_params == 0,
+                     gradient=not closed_form and n_params > 0)
 
-    result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
+    if closed_form:
+        result, chosen = ridge.fit(model, data, cfg.arch.alphas)
+        mlflow.log_params({k: chosen[k] for k in ("ridge_alpha", "linear_inputs")})
+        mlflow.log_dict(chosen["val_loss_by_alpha"], "ridge_val_loss_by_alpha.json")
+    else:
+        result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
 
     forecaster = Forecaster.for_data(model, data, approach=cfg.arch.name)
-    val_forecast = forecaster.forecast(data.val.X)
-    test_forecast = forecaster.forecast(data.test.X)
-    metrics = evaluation.evaluate(data, val_forecast, test_forecast)
-    metrics.update(n_params=n_params, best_val_loss=result.best_val_loss,
-                   epochs_trained=result.epochs, best_epoch=result.best_epoch,
-                   fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
-                   predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
+    metrics = log_scores(cfg, data, forecaster.forecast(data.val.X), forecaster.forecast(data.test.X),
+                         n_params=n_params, best_val_loss=result.best_val_loss,
+                         epochs_trained=result.epochs, best_epoch=result.best_epoch,
+                         fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
+                         predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
+    if cfg.tracking.log_model:
+        # Its input example: the last training window, as a user would pass a history.
+        log_forecaster(forecaster, pd.DataFrame(data.train.X[-1], columns=data.series))
+    return metrics
+
+
+def fit_and_log_statistical(cfg: DictConfig, data: WindowedData, model: StatisticalBaseline) -> dict[str, float]:
+    """A statistical baseline through the same scoring and logging: fitted on the training
+    rows, every validation and test window forecast from its own history. It logs no MLflow
+    model (it is not a Keras network); its run is tagged `kind` = statistical."""
+    rows = data.rows()
+    start = time.perf_counter()
+    model.fit(rows[: data.val.starts[0]], data.series)
+    fit_seconds = time.perf_counter() - start
+    log_run_identity(cfg, data, model.n_params, model.describe(), deterministic=True, gradient=False,
+                     kind="statistical", scaling="none")
+    mlflow.log_params({f"spec/{evaluation.metric_key(name)}": spec for name, spec in model.specs().items()})
+    val_forecast = model.forecast(rows, data.last_inputs(data.val))
+    start = time.perf_counter()
+    test_forecast = model.forecast(rows, data.last_inputs(data.test))
+    per_window = (time.perf_counter() - start) / len(data.test.X)
+    # In the units of every other run's val_loss: each series' training deviation.
+    val_loss = float(np.mean(((val_forecast - data.val.y) / data.scaler.std) ** 2))
+    return log_scores(cfg, data, val_forecast, test_forecast, n_params=model.n_params,
+                      best_val_loss=val_loss, epochs_trained=0, best_epoch=0, fit_seconds=fit_seconds,
+                      seconds_per_epoch=0.0, predict_seconds_per_window=per_window)
+
+
+def log_run_identity(cfg: DictConfig, data: WindowedData, n_params: int, summary: str,
+                     deterministic: bool, gradient: bool, kind: str = "keras",
+                     scaling: str | None = None) -> None:
+    """Tags, config, short params, dataset and size of a run, before it is fitted.
+    `deterministic`: the same result whatever the seed (the report repeats it over folds
+    only); `gradient`: trained by gradient descent (learning rate and batch size apply)."""
+    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking, "kind": kind,
+                     "scaling": scaling or data.scaler.mode, "split_fingerprint": data.fingerprint,
+                     "deterministic": str(deterministic).lower()})
+    tracking.log_config(cfg)
+    mlflow.log_params(run_record.handles(cfg, gradient))
+    run_record.log_dataset(cfg.data, data)
+    mlflow.log_metric("n_params", n_params)
+    mlflow.log_text(summary, "model_summary.txt")
+
+
+def log_scores(cfg: DictConfig, data: WindowedData, val_forecast: np.ndarray, test_forecast: np.ndarray,
+               **extra: float) -> dict[str, float]:
+    """The metrics every run logs, from its validation and test forecasts (N, H, C) in
+    original units, plus `extra`; errors by horizon step and the forecast figure."""
+    metrics = {**evaluation.evaluate(data, val_forecast, test_forecast), **extra}
     mlflow.log_metrics(metrics)
     run_record.log_by_step(evaluation.by_step("test", data.test.y, test_forecast))
     figure = forecast_figure(data.test, test_forecast, data.series, cfg.tracking.forecast_windows,
                              title=f"{cfg.arch.name}: test MSE {metrics['test_mse']:.4g}")
     mlflow.log_figure(figure, "forecast.png")
-    if cfg.tracking.log_model:
-        # Its input example: the last training window, as a user would pass a history.
-        log_forecaster(forecaster, pd.DataFrame(data.train.X[-1], columns=data.series))
     return metrics

@@ -17,13 +17,14 @@ from src.data.windowed import WindowedData
 HANDLES = ("depth", "width", "learning_rate", "batch_size")
 
 
-def handles(cfg: DictConfig, n_params: int) -> dict[str, str]:
+def handles(cfg: DictConfig, gradient: bool) -> dict[str, str]:
     """depth and width (cells in the first layer) of a recurrent stack; learning rate and
-    batch size of a model that is trained (not naive). Nothing is made up for the others."""
+    batch size of a model trained by gradient descent (not naive, the closed-form linear or
+    a statistical baseline). Nothing is made up for the others."""
     out = {}
     if "units" in cfg.arch:
         out.update(depth=str(len(cfg.arch.units)), width=str(cfg.arch.units[0]))
-    if n_params > 0:
+    if gradient:
         out.update(learning_rate=str(cfg.train.learning_rate), batch_size=str(cfg.train.batch_size))
     return out
 

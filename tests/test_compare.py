@@ -26,11 +26,12 @@ def call(fn, overrides):
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """A sweep of reshape_head (3 finished trials) and linear (2), with the naive baseline."""
+    """A sweep of reshape_head (3 finished trials) and linear (2, closed form: deterministic),
+    with the naive and theta (statistical) baselines."""
     tmp = tmp_path_factory.mktemp("compare")
     base = [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
             "tracking.experiment=test", f"search.journal={tmp}/optuna/journal.log",
-            f"compare.report_dir={tmp}/reports", "search.baselines=[naive]", *FAST]
+            f"compare.report_dir={tmp}/reports", "search.baselines=[naive,theta]", *FAST]
     call(sweep, [*base, "search.archs=[reshape_head,linear]", "search.n_trials=2"])
     call(sweep, [*base, "search.archs=[reshape_head]", "search.n_trials=3"])
     return tmp, base
@@ -45,7 +46,7 @@ def client_for(tmp):
 def test_report_files_rows_and_mlflow_run(swept):
     tmp, base = swept
     rows = call(compare, [*base, "compare.repeats=2"])
-    assert sorted(r["approach"] for r in rows) == ["linear", "naive", "reshape_head"]
+    assert sorted(r["approach"] for r in rows) == ["linear", "naive", "reshape_head", "theta"]
     assert [r["test_mse_mean"] for r in rows] == sorted(r["test_mse_mean"] for r in rows)  # winner first
     assert "lowest test MSE" in rows[0]["notes"]
     by = {r["approach"]: r for r in rows}
@@ -54,6 +55,9 @@ def test_report_files_rows_and_mlflow_run(swept):
     assert by["naive"]["ratio_to_naive"] == pytest.approx(1.0)
     assert sum("lowest test MSE" in r["notes"] for r in rows) == 1
     assert by["reshape_head"]["test_mse_repeats"].endswith("(n=2)")
+    for arch in ("linear", "theta"):  # deterministic: the sweep's run, no seeds
+        assert by[arch]["test_mse_repeats"].endswith("± 0 (n=1)")
+    assert by["theta"]["statistical"] and by["reshape_head"]["neural"] and not by["linear"]["neural"]
 
     folder = tmp / "reports" / "sweep"
     for name in ("summary.md", "summary.html", "summary.csv", "loss_vs_params.png", "error_by_step.png",
@@ -65,6 +69,7 @@ def test_report_files_rows_and_mlflow_run(swept):
             "epochs", "reproduce"} <= set(table.columns)
     assert table["reproduce"].str.startswith("python -m src.train").all()
     assert "split fingerprint" in (folder / "summary.md").read_text()
+    assert "theta: statistical baselines, fitted on the training rows" in (folder / "summary.md").read_text()
 
     client, experiment_id = client_for(tmp)
     runs = client.search_runs([experiment_id], "tags.role = 'comparison'")
@@ -76,10 +81,12 @@ def test_report_files_rows_and_mlflow_run(swept):
                      "search_seconds"):
             assert comparison.data.metrics[f"{stat}/{row['approach']}"] == pytest.approx(row[stat]), stat
     note = comparison.data.tags["mlflow.note.content"]
-    assert note.startswith(f"{rows[0]['approach']} has the lowest test MSE, {rows[0]['test_mse_mean']:.3g}")
+    assert note.startswith(f"{rows[0]['approach']}, ")
+    assert f"has the lowest test MSE, {rows[0]['test_mse_mean']:.3g}" in note
     assert f"{rows[1]['approach']} is " in note and "% worse" in note
+    assert f"the best LSTM layout, reshape_head ({by['reshape_head']['test_mse_mean']:.3g}" in note
     repeats = client.search_runs([experiment_id], "tags.role = 'repeat'")
-    assert len(repeats) == 4  # reshape_head and linear, two seeds each; naive has none
+    assert len(repeats) == 2  # reshape_head, two seeds; linear, naive and theta are deterministic
     assert sorted({r.data.params["seed"] for r in repeats}) == ["43", "44"]
     assert {r.data.tags["mlflow.parentRunId"] for r in repeats} == {comparison.info.run_id}
 
@@ -95,7 +102,7 @@ def test_report_files_rows_and_mlflow_run(swept):
     call(compare, [*base, "compare.repeats=2"])  # a second report reuses the repeats, nested anew...
     repeats = client.search_runs([experiment_id], "tags.role = 'repeat'")
     latest = client.search_runs([experiment_id], "tags.role = 'comparison'", order_by=["attributes.start_time DESC"])[0]
-    assert len(repeats) == 4 and latest.info.run_id != comparison.info.run_id
+    assert len(repeats) == 2 and latest.info.run_id != comparison.info.run_id
     assert {r.data.tags["mlflow.parentRunId"] for r in repeats} == {latest.info.run_id}
     again = client.get_model_version_by_alias("test-sweep", "champion")  # ...and keeps the champion
     assert again.version == champion.version
@@ -193,7 +200,7 @@ def test_an_edited_stored_config_is_refused_not_run(swept):
     `_target_` in a baseline's config.yaml is refused with the run and the key."""
     tmp, base = swept
     client, experiment_id = client_for(tmp)
-    [baseline] = client.search_runs([experiment_id], "tags.role = 'baseline'")
+    [baseline] = client.search_runs([experiment_id], "tags.role = 'baseline' and tags.arch = 'naive'")
     artifact = Path(baseline.info.artifact_uri.removeprefix("file://")) / "config.yaml"
     original = artifact.read_text()
     target = tmp / "written-by-compare"
@@ -250,22 +257,26 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
 
     rows = call(compare, [*base, "compare.repeats=1", "compare.folds=2"])
     new = repeat_ids(client, experiment_id) - before
-    assert len(new) == 3  # fold 0: reshape_head and linear with seed 43, naive; fold 1 reused
+    assert len(new) == 4  # fold 0: reshape_head with seed 43, the deterministic ones; fold 1 reused
     new_runs = [client.get_run(i) for i in new]
     assert {r.data.tags["fold"] for r in new_runs} == {"0"}
     assert sorted(r.data.tags["mlflow.runName"] for r in new_runs) == [
-        "linear-fold-0-seed-43", "naive-fold-0-seed-42", "reshape_head-fold-0-seed-43"]
+        "linear-fold-0-seed-42", "naive-fold-0-seed-42", "reshape_head-fold-0-seed-43", "theta-fold-0-seed-42"]
     comparison = client.search_runs([experiment_id], "tags.role = 'comparison'",
                                     order_by=["attributes.start_time DESC"])[0]
     sweep_fingerprint = comparison.data.tags["split_fingerprint"]
     by = {r["approach"]: r for r in rows}
-    for arch in ("reshape_head", "linear"):
-        runs = client.search_runs([experiment_id], f"tags.role = 'repeat' and tags.seed = '43' and "
-                                                   f"tags.arch = '{arch}'")
-        runs = [r for r in runs if r.data.tags["mlflow.parentRunId"] == comparison.info.run_id]
-        assert sorted(r.data.tags["fold"] for r in runs) == ["0", "1"]
-        last = next(r for r in runs if r.data.tags["fold"] == "1")
-        first = next(r for r in runs if r.data.tags["fold"] == "0")
+    for arch in ("reshape_head", "linear", "theta"):
+        if arch == "reshape_head":
+            runs = client.search_runs([experiment_id], f"tags.role = 'repeat' and tags.seed = '43' and "
+                                                       f"tags.arch = '{arch}'")
+            runs = [r for r in runs if r.data.tags["mlflow.parentRunId"] == comparison.info.run_id]
+            assert sorted(r.data.tags["fold"] for r in runs) == ["0", "1"]
+            first, last = (next(r for r in runs if r.data.tags["fold"] == k) for k in ("0", "1"))
+        else:  # deterministic: one run on fold 0; the sweep's own run is the last fold
+            [first] = client.search_runs([experiment_id], f"tags.role = 'repeat' and tags.arch = '{arch}'")
+            last = client.get_run(by[arch]["run_id"])
+            assert first.data.tags["seed"] == last.data.params["seed"] == "42"
         assert last.data.tags["split_fingerprint"] == sweep_fingerprint
         assert first.data.tags["split_fingerprint"] != sweep_fingerprint
         assert last.data.metrics["test_mse"] == one[arch]["test_mse_mean"]  # the folds=1 number
@@ -307,3 +318,53 @@ def test_too_few_rows_for_the_folds_is_one_line_before_anything_runs(swept):
         call(compare, [*base, "compare.repeats=1", "compare.folds=5"])
     assert repeat_ids(client, experiment_id) == before
     assert len(client.search_runs([experiment_id], "tags.role = 'comparison'")) == comparisons
+
+
+@pytest.mark.slow
+def test_a_statistical_leader_is_named_and_the_best_servable_row_registered(swept):
+    """A statistical baseline logs no MLflow model: when it leads, the registry gets the best
+    other row, and the line says why; that champion loads and forecasts."""
+    from src.data.windowed import prepare
+    from src.serving.logged import load_forecaster
+    from src.serving.registry import register_champion
+
+    tmp, base = swept
+    client, _ = client_for(tmp)
+    rows = call(compare, [*base, "compare.repeats=0", "compare.register=false"])
+    theta = next(r for r in rows if r["approach"] == "theta")
+    theta["test_mse_mean"] = min(r["test_mse_mean"] for r in rows) / 2
+    runs = {r["approach"]: pd.Series({f"tags.{k}": v for k, v in client.get_run(r["run_id"]).data.tags.items()})
+            for r in rows}
+    runner_up = min((r for r in rows if r is not theta), key=lambda r: r["test_mse_mean"])
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    said = register_champion(rows, runs, "test-statistical", "fingerprint")
+    assert said.startswith(f"champion: test-statistical version 1, {runner_up['approach']}")
+    assert "theta has the lowest test MSE but is a statistical baseline, which logs no MLflow model" in said
+    champion = client.get_model_version_by_alias("test-statistical", "champion")
+    assert champion.tags["approach"] == runner_up["approach"]
+    data = call(lambda cfg: prepare(cfg.data), base)
+    forecaster = load_forecaster("models:/test-statistical@champion", tmp / "champion")
+    assert forecaster.forecast(data.test.X[:3]).shape == (3, data.horizon, data.n_series)
+
+
+def verdict_rows(neural_mean: float, neural_std: float) -> list[dict]:
+    rows = [{"approach": "reshape_head", "neural": True, "test_mse_mean": neural_mean, "test_mse_std": neural_std},
+            {"approach": "ets", "statistical": True, "test_mse_mean": 1.0, "test_mse_std": 0.0},
+            {"approach": "naive", "test_mse_mean": 2.0, "test_mse_std": 0.0}]
+    return sorted(rows, key=lambda r: r["test_mse_mean"])
+
+
+@pytest.mark.parametrize("neural_mean, neural_std, expected", [
+    (0.9, 0.02, "the best LSTM layout, reshape_head (0.9 ± 0.02), beats the best baseline, ets (1 ± 0), "
+                "by 10.0 % ± 2.0 % (beyond the spread over seeds)"),
+    (1.05, 0.08, "the best LSTM layout, reshape_head (1.05 ± 0.08), loses to the best baseline, ets (1 ± 0), "
+                 "by 5.0 % ± 8.0 % (within the spread over seeds)"),
+])
+def test_the_verdict_names_the_best_row_and_the_neural_against_baseline_gap(neural_mean, neural_std, expected):
+    from src.comparison.verdict import sentence
+
+    said = sentence(verdict_rows(neural_mean, neural_std), repeats=3)
+    leader = "reshape_head, an LSTM layout" if neural_mean < 1 else "ets, a statistical baseline"
+    assert said.startswith(f"{leader}, has the lowest test MSE")
+    assert expected in said
+    assert "naive is " in said and "% worse" in said

@@ -12,8 +12,9 @@ ARCHS = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml"))
 
 
-def test_the_five_approaches_are_configured():
-    assert ARCHS == ["linear", "naive", "reshape_head", "seq2seq", "timedistributed"]
+def test_every_approach_is_configured():
+    assert ARCHS == ["arima", "ets", "linear", "naive", "reshape_head", "seasonal_naive", "seq2seq",
+                     "theta", "timedistributed"]
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -30,8 +30,10 @@ HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=4"]
 # Every other test: a live trial starved of CPU for a few seconds (a loaded 2-core machine)
 # should not risk being failed as dead there, which would add a trial the test does not count.
 RELAXED = ["search.heartbeat_interval=2", "search.grace_period=60"]
-SHORT = ["data.n_windows=200", "train.jit_compile=false", "search.archs=[linear]",
+# One tiny LSTM study: trials that take as long as their epochs (the closed-form linear takes none).
+SHORT = ["data.n_windows=200", "train.jit_compile=false", "search.archs=[reshape_head]",
          "search.baselines=[]", "search.space.units.high=4", "search.space.units.low=2",
+         "search.space.depth.high=1",
          "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 
 
@@ -97,7 +99,7 @@ def _args(services, name, tmp_path, tracking=None, heartbeat=RELAXED):
 
 
 def _study(services, name):
-    return optuna.load_study(study_name=f"{name}-linear", storage=services.storage())
+    return optuna.load_study(study_name=f"{name}-reshape_head", storage=services.storage())
 
 
 def _children(tracking_uri, name):
@@ -230,7 +232,7 @@ def test_unreachable_at_start_is_one_line_and_writes_nothing(services, tmp_path,
     result = run_cli("src.sweep", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert [l for l in result.stderr.splitlines() if l.startswith("error")][0].startswith(expected)
-    assert f"unreachable-{which}-linear" not in optuna.get_all_study_names(services.storage())
+    assert f"unreachable-{which}-reshape_head" not in optuna.get_all_study_names(services.storage())
     assert not list(tmp_path.iterdir())
 
 

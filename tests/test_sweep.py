@@ -52,13 +52,16 @@ def states(study):
     return sorted(t.state.name for t in study.get_trials())
 
 
+BASELINES = ["naive", "linear", "ets", "theta", "arima"]  # search.baselines' default
+
+
 @pytest.mark.slow
 def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
     args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]"]
     rows = run_sweep(args)
     printed = capsys.readouterr().out
-    assert [r["approach"] for r in rows] == ["reshape_head", "timedistributed", "naive", "linear"]
-    for line in ("| approach", "| reshape_head", "| timedistributed", "| naive", "| linear"):
+    assert [r["approach"] for r in rows] == ["reshape_head", "timedistributed", *BASELINES]
+    for line in ("| approach", "| reshape_head", "| timedistributed", *(f"| {b}" for b in BASELINES)):
         assert line in printed
     client, all_runs = runs(tmp_path)
     for arch in ("reshape_head", "timedistributed"):
@@ -96,7 +99,7 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
             assert trial.user_attrs["mlflow_run_id"] == child.info.run_id
             assert "test_mse" in child.data.metrics and "n_params" in child.data.metrics
     baselines = [r for r in all_runs if r.data.tags.get("role") == "baseline"]
-    assert sorted(r.data.tags["arch"] for r in baselines) == ["linear", "naive"]
+    assert sorted(r.data.tags["arch"] for r in baselines) == sorted(BASELINES)
 
     # The same command again: nothing new. A larger target: exactly the difference.
     n_runs = len(all_runs)
@@ -127,13 +130,13 @@ def test_terminal_output_is_one_line_per_trial_without_tensorflow_chatter(tmp_pa
 
 @pytest.mark.slow
 def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args, capsys):
-    # The learning rate makes every linear trial diverge; naive has nothing to train. The
-    # sweep finishes, prints its table, and then fails for the study left without a result.
-    with pytest.raises(SweepFailed, match="no finished trial in sweep-linear: every trial failed"):
-        run_sweep([*sweep_args, "search.archs=[naive,linear]", "search.baselines=[]",
+    # The learning rate makes every reshape_head trial diverge; naive has nothing to train.
+    # The sweep finishes, prints its table, and then fails for the study left without a result.
+    with pytest.raises(SweepFailed, match="no finished trial in sweep-reshape_head: every trial failed"):
+        run_sweep([*sweep_args, "search.archs=[naive,reshape_head]", "search.baselines=[]",
                    "search.n_trials=2", "search.max_failures=2",
                    "++search.space.learning_rate={type:categorical,choices:[1e30]}"])
-    assert states(load(tmp_path, "sweep-linear")) == ["FAIL", "FAIL"]
+    assert states(load(tmp_path, "sweep-reshape_head")) == ["FAIL", "FAIL"]
     assert states(load(tmp_path, "sweep-naive")) == ["COMPLETE", "COMPLETE"]
     table = capsys.readouterr().out
     assert "| naive" in table and "2/0/0" in table and "0/0/2" in table
@@ -206,8 +209,9 @@ def _wait_for_running_trial(tmp_path, name, timeout=120):
     raise AssertionError("no trial started")
 
 
-LONG_TRIALS = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
-               "train.epochs=150", "train.patience=150"]  # several seconds per trial
+# Several seconds per trial: an LSTM (the closed-form linear takes no epochs).
+LONG_TRIALS = ["search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=2",
+               "search.space.depth.high=1", "train.epochs=150", "train.patience=150"]
 # The pruner is not among the settings a study keeps, so a rerun may prune every trial after
 # its first epoch: the retries and the trials left still run and finish, in a second each.
 PRUNE_AT_ONCE = ["search.pruner._target_=optuna.pruners.ThresholdPruner", "~search.pruner.n_startup_trials",
@@ -222,12 +226,12 @@ def fast_rerun(args):
 def test_a_killed_workers_trial_is_failed_at_once_and_its_retry_runs_on_rerun(tmp_path, sweep_args):
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    running = _wait_for_running_trial(tmp_path, "sweep-reshape_head")
     os.kill(int(running.user_attrs["worker_pid"]), signal.SIGKILL)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "sweep-worker-0 (exit code -9) stopped early" in output
-    assert f"[linear #{running.number}] its worker died; marked FAIL, retry queued" in output
-    assert load(tmp_path, "sweep-linear").trials[running.number].state == TrialState.FAIL
+    assert f"[reshape_head #{running.number}] its worker died; marked FAIL, retry queued" in output
+    assert load(tmp_path, "sweep-reshape_head").trials[running.number].state == TrialState.FAIL
 
     fast_rerun(args)
     _assert_retried_once(tmp_path, running)
@@ -239,11 +243,11 @@ def test_the_whole_sweep_killed_then_rerun_retries_its_trial(tmp_path, sweep_arg
     (its process is gone) and runs its retry."""
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    running = _wait_for_running_trial(tmp_path, "sweep-reshape_head")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     _wait_gone(int(running.user_attrs["worker_pid"]))
-    assert load(tmp_path, "sweep-linear").trials[running.number].state == TrialState.RUNNING
+    assert load(tmp_path, "sweep-reshape_head").trials[running.number].state == TrialState.RUNNING
 
     fast_rerun(args)
     _assert_retried_once(tmp_path, running)
@@ -256,7 +260,7 @@ def _wait_gone(pid, timeout=30):
 
 
 def _assert_retried_once(tmp_path, orphan):
-    study = load(tmp_path, "sweep-linear")
+    study = load(tmp_path, "sweep-reshape_head")
     assert study.trials[orphan.number].state == TrialState.FAIL
     retried = [t for t in study.trials
                if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == orphan.number]
@@ -276,7 +280,7 @@ def _assert_retried_once(tmp_path, orphan):
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     args = [*sweep_args, *LONG_TRIALS]
     proc = _sweep_process(tmp_path, args)
-    running = _wait_for_running_trial(tmp_path, "sweep-linear")
+    running = _wait_for_running_trial(tmp_path, "sweep-reshape_head")
     if to == "terminal":
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal sends
     else:  # the worker alone: the sweep stops all the same
@@ -284,7 +288,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert "run the same command again to resume" in output
-    study = load(tmp_path, "sweep-linear")
+    study = load(tmp_path, "sweep-reshape_head")
     assert states(study) == ["FAIL"], output
     [interrupted] = study.get_trials(states=(TrialState.FAIL,))
     assert not study.get_trials(states=(TrialState.RUNNING,))
@@ -293,7 +297,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     assert not [r for r in all_runs if r.info.status == "RUNNING"]
 
     fast_rerun(args)
-    finished = load(tmp_path, "sweep-linear").get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    finished = load(tmp_path, "sweep-reshape_head").get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(finished) == 2
 
 
@@ -363,26 +367,26 @@ def test_a_baseline_run_left_running_is_closed_failed(tmp_path, sweep_args):
 
 @pytest.mark.slow
 def test_a_sweep_whose_every_trial_failed_exits_non_zero(tmp_path, sweep_args):
-    args = [*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=2",
+    args = [*sweep_args, "search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=2",
             "search.max_failures=2", "train.epochs=3",
             "++search.space.learning_rate={type:categorical,choices:[1e30]}"]
     result = subprocess.run([sys.executable, "-m", "src.sweep", *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "error: no finished trial in sweep-linear: every trial failed" in result.stderr
-    assert states(load(tmp_path, "sweep-linear")) == ["FAIL", "FAIL"]
+    assert "error: no finished trial in sweep-reshape_head: every trial failed" in result.stderr
+    assert states(load(tmp_path, "sweep-reshape_head")) == ["FAIL", "FAIL"]
 
 
 @pytest.mark.slow
 def test_one_of_two_workers_killed_still_exits_0_when_every_study_is_full(tmp_path, sweep_args):
     args = [*sweep_args, *LONG_TRIALS, "search.n_trials=3", "search.workers=2"]
     proc = _sweep_process(tmp_path, args)
-    victim = _wait_for_running_trial(tmp_path, "sweep-linear")
+    victim = _wait_for_running_trial(tmp_path, "sweep-reshape_head")
     os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output
     assert "(exit code -9) died; its trial was marked failed and retried" in output
-    study = load(tmp_path, "sweep-linear")
+    study = load(tmp_path, "sweep-reshape_head")
     assert study.trials[victim.number].state == TrialState.FAIL
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) >= 3
     [retry] = [t for t in study.trials
@@ -393,9 +397,9 @@ def test_one_of_two_workers_killed_still_exits_0_when_every_study_is_full(tmp_pa
 @pytest.mark.slow
 def test_a_pruned_trial_is_pruned_in_optuna_and_killed_in_mlflow(tmp_path, sweep_args):
     args = [a for a in sweep_args if not a.startswith("search.pruner")]
-    run_sweep([*args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=1",
+    run_sweep([*args, "search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=1",
                "train.epochs=3", *PRUNE_AT_ONCE])
-    [trial] = load(tmp_path, "sweep-linear").trials
+    [trial] = load(tmp_path, "sweep-reshape_head").trials
     assert trial.state == TrialState.PRUNED and trial.last_step == 1
     _, [child] = runs(tmp_path, "tags.role = 'trial'")
     assert child.info.status == "KILLED"

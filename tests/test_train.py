@@ -151,7 +151,8 @@ def test_the_test_split_plays_no_part_in_training_or_selection(tmp_path, store):
 
 @pytest.mark.slow
 def test_nan_loss_fails_the_run(tmp_path, store):
-    cfg = make_cfg("arch=linear", "train.learning_rate=1e30", "train.epochs=3", *TINY[:1], *TINY[2:], *store)
+    cfg = make_cfg("arch=reshape_head", "arch.units=[2]", "train.learning_rate=1e30", "train.epochs=3",
+                   *TINY[:1], *TINY[2:], *store)
     with pytest.raises(TrainingDiverged, match="NaN or infinite"):
         train(cfg)
     _, run = only_run(tmp_path)

@@ -54,23 +54,23 @@ def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str,
                 fold_data: dict[str, list[WindowedData]]) -> dict[str, list[dict]]:
     """Metrics of each fold × seed (with its `run_id` and `fold`), per approach, under a
     progress bar. Finished runs of an earlier report on the same fold (its fingerprint) and
-    seed are reused; a model without weights (naive) has no seeds: its sweep run stands for
-    the last fold, one run each for the others."""
+    seed are reused; a deterministic approach (see `seeded`) has no seeds: its sweep run
+    stands for the last fold, one run each for the others."""
     from tqdm import tqdm
 
     folds = cfg.compare.folds
     results = {}
-    trained = [arch for arch, run in best.items() if run["metrics.n_params"] > 0]
-    untrained = len(best) - len(trained)
-    bar = tqdm(total=len(trained) * folds * cfg.compare.repeats + untrained * (folds - 1),
+    with_seeds = [arch for arch, run in best.items() if seeded(run)]
+    deterministic = len(best) - len(with_seeds)
+    bar = tqdm(total=len(with_seeds) * folds * cfg.compare.repeats + deterministic * (folds - 1),
                desc="repeats", unit="run", disable=None, dynamic_ncols=True)
     with bar:
         for arch, run in best.items():
             last = {**_metrics(run), "run_id": run["run_id"], "fold": folds - 1}
-            seeds = repeat_seeds(run, cfg.compare.repeats) if arch in trained else [int(run.get("params.seed", 0))]
+            seeds = repeat_seeds(run, cfg.compare.repeats) if arch in with_seeds else [int(run.get("params.seed", 0))]
             results[arch] = []
             for fold, data in enumerate(fold_data[arch]):
-                if arch not in trained and fold == folds - 1:
+                if arch not in with_seeds and fold == folds - 1:
                     results[arch].append(last)
                     continue
                 for seed in seeds:
@@ -78,6 +78,15 @@ def run_repeats(best: dict[str, pd.Series], cfg: DictConfig, experiment_id: str,
                     results[arch].append(_repeat(run, arch, seed, (fold, folds), data, cfg, experiment_id, bar))
                     bar.update(1)
     return results
+
+
+def seeded(run: pd.Series) -> bool:
+    """Whether the seed changes what a run's configuration gives: not for naive, the
+    closed-form linear or a statistical baseline (tagged `deterministic` by the pipeline;
+    runs from before the tag: those without weights)."""
+    if run.get("tags.deterministic") in ("true", "false"):
+        return run["tags.deterministic"] == "false"
+    return run["metrics.n_params"] > 0
 
 
 def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: WindowedData,

@@ -46,6 +46,22 @@ class WindowedData:
             return to_samples(X), to_samples(y)
         return X, y
 
+    def rows(self) -> np.ndarray:
+        """(R, C) the series in original units, from the first training row to the last test
+        row, read back from the windows (the three splits tile these rows)."""
+        segments, next_row = [], 0
+        for split in (self.train, self.val, self.test):
+            if split.starts[0] != next_row:
+                raise ValueError(f"the splits do not tile the rows: a split starts at row "
+                                 f"{split.starts[0]}, not {next_row}")
+            segments += [split.X[:, 0], split.X[-1, 1:], split.y[-1]]
+            next_row = int(split.starts[-1]) + self.input_steps + self.horizon
+        return np.concatenate(segments)
+
+    def last_inputs(self, split: Split) -> np.ndarray:
+        """(N,) the row of each window's last input step: what a forecast may see up to."""
+        return split.starts + self.input_steps - 1
+
     def to_original(self, y_model: np.ndarray, split: Split) -> np.ndarray:
         """Model output for `split` -> (N, H, C) in original units."""
         if self.stacking == "samples":

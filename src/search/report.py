@@ -115,8 +115,9 @@ def study_figures(study: optuna.Study):
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     value = {"target_name": OBJECTIVE}
-    plots = [("optimization_history", partial(ovm.plot_optimization_history, **value)),
-             ("intermediate_values", ovm.plot_intermediate_values)]
+    plots = [("optimization_history", partial(ovm.plot_optimization_history, **value))]
+    if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):  # none in closed form
+        plots.append(("intermediate_values", ovm.plot_intermediate_values))
     if complete:
         plots += [("slice", partial(ovm.plot_slice, **value)),
                   ("parallel_coordinate", partial(ovm.plot_parallel_coordinate, **value))]

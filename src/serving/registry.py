@@ -34,9 +34,16 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
     Returns one line saying what happened."""
     import mlflow
 
-    best = winner(rows)
-    if best is None:
+    leader = winner(rows)
+    if leader is None:
         return "no approach has a test MSE: nothing registered"
+    # A statistical baseline is not a Keras network and logs no MLflow model.
+    best = winner([r for r in rows if not r.get("statistical")])
+    aside = "" if best is leader else (
+        f" ({leader['approach']} has the lowest test MSE but is a statistical baseline, which "
+        f"logs no MLflow model: the best other row is registered)")
+    if best is None:
+        return f"only statistical baselines: nothing registered{aside}"
     uri = runs[best["approach"]].get(f"tags.{MODEL_URI_TAG}")
     if not isinstance(uri, str):
         return (f"{best['approach']} has no MLflow model (tracking.log_model=false): "
@@ -51,11 +58,12 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
     if current is not None and current.tags.get(MODEL_URI_TAG) == uri:
         for key, value in tags.items():  # the same winner: its row from this report
             client.set_model_version_tag(name, current.version, key, value)
-        return f"champion unchanged: {name} version {current.version} ({best['approach']})"
+        return f"champion unchanged: {name} version {current.version} ({best['approach']}){aside}"
     version = mlflow.register_model(uri, name, tags=tags)
     client.set_registered_model_alias(name, CHAMPION, version.version)
     moved = f" (was version {current.version})" if current is not None else ""
-    return f"champion: {name} version {version.version}, {best['approach']}{moved}; models:/{name}@{CHAMPION}"
+    return (f"champion: {name} version {version.version}, {best['approach']}{moved}; "
+            f"models:/{name}@{CHAMPION}{aside}")
 
 
 def _champion(client: MlflowClient, name: str):
