@@ -60,9 +60,10 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list[dict]],
-               unfinished: list[str] = ()) -> list[dict]:
+               unfinished: list[str] = (), same: dict[str, str] | None = None) -> list[dict]:
     """One row per approach with a finished trial or baseline run, lowest mean test MSE
-    first, then one per approach without (it keeps its row, saying so)."""
+    first, then one per approach without (it keeps its row, saying so), then one per
+    approach that is the same network as another (trained once, as that one)."""
     rows = []
     for arch, run in best.items():
         row = {"approach": arch, "scaling": run.get("tags.scaling"),
@@ -94,6 +95,9 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
         rows.append({"approach": arch, "trials": selection.describe_counts(c),
                      "finished_trials": c["complete"] + c["pruned"], "notes": "no finished trial",
                      "reproduce": ""})
+    for twin, trained in (same or {}).items():
+        rows.append({"approach": twin, "trials": f"= {trained}", "finished_trials": None, "reproduce": "",
+                     "notes": f"the same network as {trained} on this data: trained once, as {trained}"})
     return rows
 
 
@@ -243,7 +247,7 @@ def compare(cfg: DictConfig) -> list[dict]:
         log.warning("missing metrics: %s", line)
     best = sweep_runs.best_trials(sweep)
     for _, run in sweep.baselines.sort_values("start_time").iterrows():
-        best[run["tags.arch"]] = run  # the latest finished run of each baseline
+        best[run["tags.approach"]] = run  # the latest finished run of each baseline
     best = {arch: run for arch, run in best.items()
             if all(pd.notna(run.get(f"metrics.{m}")) for m in sweep_runs.REQUIRED_METRICS)}
     unfinished = [arch for arch in sweep_runs.approaches(sweep) if arch not in best]
@@ -257,7 +261,7 @@ def compare(cfg: DictConfig) -> list[dict]:
             if data[-1].fingerprint != fingerprint:
                 raise UserError(f"{arch}: its config no longer gives the windows it was trained on")
         repeats = run_repeats(best, cfg, sweep.experiment_id, fold_data)
-    rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished)
+    rows = build_rows(best, sweep_runs.trial_counts(sweep), repeats, unfinished, sweep_runs.same_networks(sweep))
     folds_said = []
     if folds > 1 and repeats:  # none where no approach has a finished run
         backtest.add_columns(rows, repeats, folds)

@@ -126,6 +126,7 @@ class SearchConfig:
     name: str = "sweep"                   # studies are named <name>-<arch>
     archs: list[str] = field(default_factory=lambda: ["reshape_head", "timedistributed", "seq2seq"])
     baselines: list[str] = field(default_factory=lambda: ["naive", "linear", "ets", "theta", "arima"])
+    stackings: list[str] = field(default_factory=lambda: ["channels"])  # a study per arch and stacking
     n_trials: int = 12                    # per study, in total over every run and worker
     workers: int = 1
     threads_per_worker: Optional[int] = None  # None: CPU cores / workers
@@ -451,3 +452,8 @@ def _validate_search(search: DictConfig) -> None:
              f"search.grace_period ({search.grace_period} s) must be at least twice "
              f"search.heartbeat_interval ({search.heartbeat_interval} s)")
     _require(bool(str(search.name).strip()), "search.name must not be empty")
+    for stacking in search.stackings:
+        _require(stacking in STACKINGS, f"search.stackings: each must be one of "
+                 f"{', '.join(STACKINGS)}; got '{stacking}'")
+    _require(len(set(search.stackings)) == len(search.stackings) and search.stackings,
+             f"search.stackings must name each stacking once, at least one; got {list(search.stackings)}")

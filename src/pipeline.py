@@ -14,6 +14,7 @@ from src import evaluation, run_record, tracking
 from src.config import build
 from src.data.windowed import WindowedData
 from src.models import ridge
+from src.search import approaches
 from src.models.revin import with_revin
 from src.models.statistical import StatisticalBaseline
 from src.plots import forecast_figure
@@ -102,7 +103,8 @@ def log_run_identity(cfg: DictConfig, data: WindowedData, n_params: int, summary
     """Tags, config, short params, dataset and size of a run, before it is fitted.
     `deterministic`: the same result whatever the seed (the report repeats it over folds
     only); `gradient`: trained by gradient descent (learning rate and batch size apply)."""
-    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking, "kind": kind,
+    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking,
+                     "approach": approaches.label(cfg.arch.name, data.stacking), "kind": kind,
                      "scaling": scaling or data.scaler.mode, "split_fingerprint": data.fingerprint,
                      "deterministic": str(deterministic).lower()})
     tracking.log_config(cfg)

@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from src.config import CONF_DIR, UserError, validate
 from src.data.windowed import prepare
 from src import services
-from src.search import studies
+from src.search import approaches, studies
 from src.search.space import check_space, parse_space
 
 log = logging.getLogger(__name__)
@@ -63,20 +63,37 @@ def settings_hash(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str) -> dict:
+def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[approaches.Approach], dict]:
+    """The (arch, stacking) studies to run, and {label: twin label} for those that would
+    build the same network as one that runs."""
+    from hydra import compose
+
+    from src.overrides import merge_overrides
+
+    def arch_cfg(approach):
+        return compose("config", overrides=merge_overrides(overrides, approach.overrides)).arch
+
+    shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
+    return approaches.plan(approaches.every(cfg.search), arch_cfg, shape)
+
+
+def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
+                 planned: list[approaches.Approach], same: dict[str, str]) -> dict:
     """Create or resume each study with its parent MLflow run; refuse a study that was
     grown on other data or other settings, or whose runs and trials are not both here."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    wanted = settings(cfg)
     opened = {}
     with studies.SetupLock(cfg.search).held():
         existing = set(optuna_study_names(storage))
-        for arch in cfg.search.archs:
-            check_same_store(cfg, client, experiment_id, storage, arch, existing)
-        for arch in cfg.search.archs:
+        for approach in planned:
+            check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
+        for approach in planned:
+            arch = approach.label
+            wanted = {**settings(cfg), "data.stacking": approach.stacking}
+            twins = sorted(label for label, twin in same.items() if twin == arch)
             study = studies.open_study(cfg.search, storage, arch)
             attrs = study.user_attrs
             if "settings" in attrs:
@@ -88,7 +105,8 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
             if run_id is None or not _run_exists(client, run_id, experiment_id):
                 run = client.create_run(experiment_id, run_name=study.study_name, tags={
                     "role": "study", "sweep": cfg.search.name, "study": study.study_name,
-                    "arch": arch, "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
+                    "arch": approach.arch, "stacking": approach.stacking, "approach": arch,
+                    "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
                     "pruner": cfg.search.pruner._target_.rsplit(".", 1)[-1],
                     "storage": studies.describe_storage(cfg.search),
                     "split_fingerprint": fingerprint, "settings_hash": settings_hash(wanted)})
@@ -99,6 +117,8 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str)
             else:
                 client.update_run(run_id, status="RUNNING")
             client.log_metric(run_id, "target_trials", cfg.search.n_trials)
+            if twins:  # the report names them beside this approach
+                client.set_tag(run_id, "same_network", ",".join(twins))
             for number in studies.fail_dead_trials(study, cfg.search):
                 log.warning("%s: trial %d was left running by a worker that died; marked "
                             "failed, a retry is queued", arch, number)
@@ -229,7 +249,8 @@ def worker_context():
     return context
 
 
-def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str]:
+def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
+                planned: list[approaches.Approach]) -> list[str]:
     """Keep `search.workers` worker processes going until the studies are done, each
     replaced by a fresh one after `search.trials_per_process` trials; show a progress bar
     over finished trials and one line per trial. Ctrl+C stops every worker cleanly.
@@ -245,7 +266,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict) -> list[str
     events = context.Queue()
 
     def start(index: int):
-        spec = WorkerSpec(index, list(overrides), threads, str(CONF_DIR), search.trials_per_process)
+        spec = WorkerSpec(index, list(overrides), threads, str(CONF_DIR), planned, search.trials_per_process)
         process = context.Process(target=worker_process, name=f"sweep-worker-{index}", args=(spec, events))
         process.start()
         return process
@@ -368,13 +389,15 @@ def close_failed_runs(study, client) -> None:
             continue
 
 
-def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool) -> list[dict]:
+def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,
+              same: dict[str, str]) -> list[dict]:
     from mlflow.tracking import MlflowClient
 
     from src.search import report
 
     client = MlflowClient()
     rows = [report.study_row(study, arch, client, cfg.search.n_trials) for arch, (study, _) in opened.items()]
+    rows += [{"approach": label, "trials": f"= {twin}"} for label, twin in same.items()]  # one network
     rows += [report.row_from_run(arch, run, "-") for arch, run in baselines.items()]
     table = report.format_table(rows)
     for arch, (study, run_id) in opened.items():
@@ -400,18 +423,22 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     try:
         experiment_id = tracking.use_experiment(cfg.tracking)  # creates the store once, here
         storage = studies.open_storage(cfg.search)
-        opened = open_studies(cfg, storage, experiment_id, data.fingerprint)
+        planned, same = plan_approaches(cfg, overrides, data)
+        for label, twin in same.items():
+            log.warning("%s builds the same network as %s on this data: trained once, as %s",
+                        label, twin, twin)
+        opened = open_studies(cfg, storage, experiment_id, data.fingerprint, planned, same)
         baselines, failed_workers = {}, []
         try:
             # Under the claims lock: sweeps started together on several machines train
             # each baseline once, and the others reuse its run.
             with studies.SetupLock(cfg.search).held():
                 baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
-            failed_workers = run_workers(cfg, overrides, opened)
+            failed_workers = run_workers(cfg, overrides, opened, planned)
         except KeyboardInterrupt:
-            summarise(cfg, opened, baselines, interrupted=True)
+            summarise(cfg, opened, baselines, interrupted=True, same=same)
             raise
-        rows = summarise(cfg, opened, baselines, interrupted=False)
+        rows = summarise(cfg, opened, baselines, interrupted=False, same=same)
     except Exception as err:
         if services.is_unavailable(err) and not isinstance(err, services.ServiceUnavailable):
             raise services.ServiceUnavailable(

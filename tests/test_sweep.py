@@ -439,3 +439,46 @@ def test_the_study_with_the_fewest_trials_goes_next(tmp_path):
     for _ in range(2):
         c.add_trial(create_trial(state=TrialState.FAIL))
     assert next_study([*jobs, ("c", c)], search, lock) is None  # out of failures
+
+
+def test_one_series_per_sample_makes_reshape_head_and_timedistributed_one_network():
+    from src.search import approaches
+
+    def arch_cfg(approach):
+        return make_cfg(*approach.overrides, "arch.units=[3,2]").arch
+
+    every = [approaches.Approach(a, s) for s in ("channels", "samples")
+             for a in ("reshape_head", "timedistributed", "seq2seq")]
+    kept, same = approaches.plan(every, arch_cfg, {"input_steps": 6, "horizon": 2, "n_series": 2})
+    assert [a.label for a in kept] == ["reshape_head", "timedistributed", "seq2seq",
+                                       "reshape_head-samples", "seq2seq-samples"]
+    assert same == {"timedistributed-samples": "reshape_head-samples"}
+
+
+@pytest.mark.slow
+def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tmp_path, sweep_args, capsys):
+    rows = run_sweep([*sweep_args, "search.archs=[reshape_head,timedistributed,seq2seq]",
+                      "search.stackings=[channels,samples]", "search.baselines=[naive]",
+                      "search.n_trials=1", "train.epochs=1"])
+    client, study_runs = runs(tmp_path, "tags.role = 'study'")
+    names = {r.data.tags["study"] for r in study_runs}
+    assert names == {"sweep-reshape_head", "sweep-timedistributed", "sweep-seq2seq",
+                     "sweep-reshape_head-samples", "sweep-seq2seq-samples"}
+    for name in names:
+        study = load(tmp_path, name)
+        assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 1
+    _, trials = runs(tmp_path, "tags.role = 'trial' and tags.approach = 'seq2seq-samples'")
+    [trial] = trials
+    assert trial.data.tags["stacking"] == trial.data.params["data.stacking"] == "samples"
+    assert "data.stacking=samples" in trial.data.tags["reproduce"]
+    by = {r["approach"]: r for r in rows}
+    assert by["timedistributed-samples"]["trials"] == "= reshape_head-samples"
+    assert "| timedistributed-samples" in capsys.readouterr().out
+    from src.compare import compare
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        report = compare(compose("config", overrides=[*sweep_args, f"compare.report_dir={tmp_path}/r",
+                                                      "compare.repeats=0", "compare.register=false"]))
+    notes = {r["approach"]: r.get("notes", "") for r in report}
+    assert "the same network as reshape_head-samples" in notes["timedistributed-samples"]
+    assert {"reshape_head-samples", "seq2seq-samples", "seq2seq", "naive"} <= set(notes)

@@ -19,7 +19,7 @@ def loss_vs_params(trials: pd.DataFrame, baselines: pd.DataFrame, approaches: li
     colors = _colors(approaches)
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    for arch, group in trials.groupby("tags.arch", sort=False):
+    for arch, group in trials.groupby("tags.approach", sort=False):
         for state, filled in (("COMPLETE", True), ("PRUNED", False)):
             part = group[group["tags.trial_state"] == state]
             if part.empty:
@@ -28,7 +28,7 @@ def loss_vs_params(trials: pd.DataFrame, baselines: pd.DataFrame, approaches: li
                        s=36, edgecolors=colors[arch], facecolors=colors[arch] if filled else "none",
                        label=arch if filled else f"{arch} (pruned)")
     for _, run in baselines.iterrows():
-        arch = run["tags.arch"]
+        arch = run["tags.approach"]
         ax.scatter(max(run["metrics.n_params"], 1), run["metrics.best_val_loss"], marker="*",
                    s=160, color=colors.get(arch, "black"), label=f"{arch} (baseline)")
     ax.set_xscale("log")

@@ -55,6 +55,9 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
         raise UserError(f"no MLflow experiment '{tracking.experiment}' in {uri}; "
                         f"experiments there: {names}")
     runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.sweep = '{sweep}'")
+    # Rows are keyed by approach (arch and stacking, src.search.approaches.label); runs
+    # logged before that tag existed have only their arch.
+    runs["tags.approach"] = tag(runs, "approach").fillna(tag(runs, "arch"))
     if runs.empty or not ((tag(runs, "role") == "trial") & tag(runs, "trial_state").isin(FINISHED)).any():
         everything = mlflow.search_runs([experiment.experiment_id])
         sweeps = sorted(everything.get("tags.sweep", pd.Series(dtype=str)).dropna().unique())
@@ -67,7 +70,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
 def approaches(sweep: SweepRuns) -> list[str]:
     """Every approach the sweep searched (a study run each), in the sweep's order."""
     studies = sweep.role("study").sort_values("start_time")
-    names = list(dict.fromkeys([*tag(studies, "arch").dropna(), *tag(sweep.trials, "arch").dropna()]))
+    names = list(dict.fromkeys([*tag(studies, "approach").dropna(), *tag(sweep.trials, "approach").dropna()]))
     return names
 
 
@@ -103,10 +106,18 @@ def missing_metrics(sweep: SweepRuns) -> list[str]:
     return lines
 
 
+def same_networks(sweep: SweepRuns) -> dict[str, str]:
+    """{approach not trained: the approach trained instead}, for the combinations of arch and
+    stacking that build one network (their study run's tag `same_network`)."""
+    studies = sweep.role("study")
+    return {twin: approach for approach, twins in zip(tag(studies, "approach"), tag(studies, "same_network"))
+            if isinstance(twins, str) for twin in twins.split(",")}
+
+
 def targets(sweep: SweepRuns) -> dict[str, int]:
     """Each study's `search.n_trials`, as its study run recorded it."""
     studies = sweep.role("study")
-    return {arch: int(n) for arch, n in zip(tag(studies, "arch"), studies.get("metrics.target_trials", []))
+    return {arch: int(n) for arch, n in zip(tag(studies, "approach"), studies.get("metrics.target_trials", []))
             if pd.notna(n)}
 
 
@@ -123,7 +134,7 @@ def _outcomes(group: pd.DataFrame) -> list[selection.Outcome]:
 def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
     """Each approach's selected trial (src.search.selection), the one the sweep's table shows."""
     n_trials, best = targets(sweep), {}
-    for arch, group in sweep.trials.groupby("tags.arch", sort=False):
+    for arch, group in sweep.trials.groupby("tags.approach", sort=False):
         chosen = selection.selected(_outcomes(group), n_trials.get(arch, len(group)))
         if chosen is not None:
             best[arch] = group[group["run_id"] == chosen.run_id].iloc[0]
@@ -133,7 +144,7 @@ def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
 def trial_counts(sweep: SweepRuns) -> dict[str, dict[str, int]]:
     n_trials = targets(sweep)
     return {arch: selection.counts(_outcomes(group), n_trials.get(arch, len(group)))
-            for arch, group in sweep.trials.groupby("tags.arch", sort=False)}
+            for arch, group in sweep.trials.groupby("tags.approach", sort=False)}
 
 
 def search_seconds(sweep: SweepRuns, best: dict[str, pd.Series]) -> dict[str, float]:
@@ -141,9 +152,9 @@ def search_seconds(sweep: SweepRuns, best: dict[str, pd.Series]) -> dict[str, fl
     study that ended (failed ones too), or of the baseline run in the report."""
     ended = sweep.trials[sweep.trials["end_time"].notna()]
     seconds = (ended["end_time"] - ended["start_time"]).dt.total_seconds()
-    out = seconds.groupby(tag(ended, "arch")).sum().to_dict()
+    out = seconds.groupby(tag(ended, "approach")).sum().to_dict()
     for _, run in sweep.baselines.iterrows():
-        chosen = best.get(run["tags.arch"])
+        chosen = best.get(run["tags.approach"])
         if chosen is not None and chosen["run_id"] == run["run_id"]:
-            out[run["tags.arch"]] = (run["end_time"] - run["start_time"]).total_seconds()
+            out[run["tags.approach"]] = (run["end_time"] - run["start_time"]).total_seconds()
     return out

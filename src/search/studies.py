@@ -135,8 +135,9 @@ class SetupLock:
         return Path(self.search.journal).parent / f"setup-{digest}.lock"
 
 
-def study_name(search: DictConfig, arch: str) -> str:
-    return f"{search.name}-{arch}"
+def study_name(search: DictConfig, approach: str) -> str:
+    """`<search.name>-<approach label>` (src.search.approaches.label)."""
+    return f"{search.name}-{approach}"
 
 
 def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
@@ -161,8 +162,8 @@ def _build_optuna(node: DictConfig, where: str, **kwargs):
                         f"{str(cause).splitlines()[0]}") from None
 
 
-def open_study(search: DictConfig, storage, arch: str, seed_offset: int = 0) -> optuna.Study:
-    return optuna.create_study(study_name=study_name(search, arch), storage=storage,
+def open_study(search: DictConfig, storage, approach: str, seed_offset: int = 0) -> optuna.Study:
+    return optuna.create_study(study_name=study_name(search, approach), storage=storage,
                                sampler=build_sampler(search, seed_offset),
                                pruner=build_pruner(search), direction="minimize",
                                load_if_exists=True)

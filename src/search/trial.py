@@ -15,6 +15,7 @@ from src.config import ParamSpec, validate
 from src.data.windowed import WindowedData
 from src.pipeline import fit_and_log
 from src.overrides import merge_overrides, reproduce_command
+from src.search.approaches import Approach
 from src.search.space import suggest_overrides
 
 
@@ -46,7 +47,7 @@ def taper_param(params: dict) -> dict[str, str]:
 @dataclass(frozen=True)
 class StudyJob:
     """What every trial of one study shares."""
-    arch: str                    # the arch config option
+    approach: Approach           # the arch config option and the stacking
     base_units: list[int] | None  # the option's own arch.units; None for baselines
     parent_run_id: str
     tags: dict[str, str]
@@ -56,7 +57,7 @@ def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str
                     space: dict[str, ParamSpec]) -> list[str]:
     """The overrides that make this trial's config from the base config."""
     suggested = suggest_overrides(trial, space, job.base_units)
-    return merge_overrides(base_overrides, [f"arch={job.arch}", *suggested])
+    return merge_overrides(base_overrides, [*job.approach.overrides, *suggested])
 
 
 def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
@@ -77,7 +78,7 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
     run_tags = {**job.tags, "role": "trial", "trial_number": str(trial.number),
                 "trial_state": "RUNNING", "reproduce": command}
     pruning = PruneOnPlateau(trial)
-    with tracking.run(experiment_id, run_name=f"{job.arch}-trial-{trial.number}",
+    with tracking.run(experiment_id, run_name=f"{job.approach.label}-trial-{trial.number}",
                       parent_run_id=job.parent_run_id, tags=run_tags,
                       killed_on=(KeyboardInterrupt, optuna.TrialPruned)) as active:
         trial.set_user_attr("mlflow_run_id", active.info.run_id)

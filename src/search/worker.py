@@ -26,6 +26,8 @@ from src.config import register_configs
 from src.services import describe_unavailable, is_unavailable
 from src.search import studies
 from src.search.space import parse_space
+from src.overrides import merge_overrides
+from src.search.approaches import Approach
 from src.search.trial import StudyJob, run_trial
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class WorkerSpec:
     overrides: list[str]  # the sweep's command-line overrides: the base of every trial
     threads: int          # TensorFlow threads for this process
     conf_dir: str
+    approaches: list[Approach]  # the studies to run (src.sweep.plan_approaches)
     max_trials: int | None = None  # then exit with EXIT_RECYCLE; None: run until nothing is left
 
 
@@ -123,20 +126,21 @@ def worker_process(spec: WorkerSpec, events) -> None:
 
 def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
     jobs = []
-    for arch in cfg.search.archs:
-        study = studies.open_study(cfg.search, storage, arch, seed_offset=_seed_offset(spec, storage, cfg, arch))
-        arch_cfg = compose("config", overrides=[*spec.overrides, f"arch={arch}"])
+    for approach in spec.approaches:
+        study = studies.open_study(cfg.search, storage, approach.label,
+                                   seed_offset=_seed_offset(spec, storage, cfg, approach.label))
+        arch_cfg = compose("config", overrides=merge_overrides(spec.overrides, approach.overrides))
         units = list(arch_cfg.arch.units) if "units" in arch_cfg.arch else None
-        job = StudyJob(arch=arch, base_units=units,
+        job = StudyJob(approach=approach, base_units=units,
                        parent_run_id=study.user_attrs["mlflow_parent_run_id"],
                        tags={"sweep": cfg.search.name, "study": study.study_name})
         jobs.append((job, study))
     return jobs
 
 
-def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, arch: str) -> int:
+def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, label: str) -> int:
     """Distinct per worker and per resumption, so no two processes replay one draw."""
-    name = studies.study_name(cfg.search, arch)
+    name = studies.study_name(cfg.search, label)
     existing = len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
     return 1000 * spec.index + existing
 
@@ -173,7 +177,7 @@ def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -
     """One trial of `study` through Study.optimize (which asks, beats the heartbeat where the
     storage keeps one, runs a queued retry first and tells the outcome); `run(trial)` trains
     it. Returns the trial's event; raises KeyboardInterrupt, and lost-service errors."""
-    event = {"kind": "trial", "worker": spec.index, "study": job.arch}
+    event = {"kind": "trial", "worker": spec.index, "study": job.approach.label}
 
     def objective(trial: optuna.Trial) -> float:
         event["trial"] = trial.number
