@@ -25,6 +25,7 @@ from src.data.windowed import prepare
 from src import services
 from src.search import approaches, studies
 from src.search.space import check_space, parse_space
+from src.search.space import searched as searched_params
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,22 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[a
         return compose("config", overrides=merge_overrides(overrides, approach.overrides)).arch
 
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
-    return approaches.plan(approaches.every(cfg.search), arch_cfg, shape)
+    planned, same = approaches.plan(approaches.every(cfg.search), arch_cfg, shape)
+    say_unequal_spaces(cfg, {a.label: "units" in arch_cfg(a) for a in planned})
+    return planned, same
+
+
+def say_unequal_spaces(cfg: DictConfig, has_units: dict[str, bool]) -> None:
+    """Architecture is the compared factor, so every study should search the same nuisance
+    parameters; where one cannot (no arch.units for depth/units/taper), say so."""
+    space = parse_space(cfg.search.space)
+    searched = {label: searched_params(space, units) for label, units in has_units.items()}
+    most = max(searched.values(), key=len, default=[])
+    for label, names in searched.items():
+        if len(names) < len(most):
+            missing = ", ".join(n for n in most if n not in names)
+            log.warning("%s searches fewer parameters than the others (not %s: its config has "
+                        "no arch.units); its budget buys less tuning", label, missing)
 
 
 def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,

@@ -1,34 +1,47 @@
 """Builders: output shapes, the seed's parameter counts, channel independence, and
 models that reload in safe mode."""
 
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
-from conftest import make_cfg
-from src.models import baselines, recurrent
-from src.pipeline import count_trainable
+from conftest import CONF_DIR, make_cfg
+from src.config import register_configs
+from src.pipeline import build_model, count_trainable
 
-BUILDERS = {
-    "reshape_head": recurrent.reshape_head,
-    "timedistributed": recurrent.timedistributed,
-    "seq2seq": recurrent.seq2seq,
-    "naive": baselines.naive,
-    "linear": baselines.linear,
-}
+# Every approach in conf/arch/, so a new one is one builder and one YAML: each that builds a
+# Keras network gets the shape, safe-mode reload and stacking checks below.
+ARCHS = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
 
 
 def build(name, input_steps=40, horizon=10, n_series=2, units=(12, 12, 6)):
-    kwargs = {"units": list(units)} if name in ("reshape_head", "timedistributed", "seq2seq") else {}
-    return BUILDERS[name](input_steps=input_steps, horizon=horizon, n_series=n_series, **kwargs)
+    cfg = make_cfg(f"arch={name}")
+    if "units" in cfg.arch:
+        cfg.arch.units = list(units)
+    if "period" in cfg.arch:  # seasonal: a season that fits the window
+        cfg.arch.period = min(cfg.arch.period, input_steps)
+    shape = SimpleNamespace(input_steps=input_steps, horizon=horizon, model_series=n_series,
+                            scaler=SimpleNamespace(mode="window"))
+    return build_model(cfg, shape)
+
+
+register_configs()  # before the session fixture: NETWORKS is known at collection
+NETWORKS = [name for name in ARCHS if isinstance(build(name, 6, 2, 1, (2,)), keras.Model)]
+
+
+def test_the_approaches_are_discovered():
+    assert {"reshape_head", "timedistributed", "seq2seq", "naive", "linear"} <= set(NETWORKS)
+    assert {"ets", "theta", "arima"} <= set(ARCHS) - set(NETWORKS)  # statistical: no network
 
 
 def random_windows(n=4, steps=40, series=2, seed=0):
     return np.random.default_rng(seed).normal(size=(n, steps, series)).astype("float32")
 
 
-@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("name", NETWORKS)
 @pytest.mark.parametrize("steps, horizon, series, units", [(7, 3, 1, (4,)), (12, 5, 3, (5, 3))])
 def test_output_is_batch_horizon_series(name, steps, horizon, series, units):
     model = build(name, steps, horizon, series, units)
@@ -36,10 +49,28 @@ def test_output_is_batch_horizon_series(name, steps, horizon, series, units):
     assert out.shape == (2, horizon, series)
 
 
-def test_every_arch_config_targets_a_builder():
-    for name, builder in BUILDERS.items():
-        target = make_cfg(f"arch={name}").arch._target_
-        assert target == f"{builder.__module__}.{builder.__name__}"
+def test_every_arch_config_targets_a_builder_of_the_same_name():
+    for name in ARCHS:
+        arch = make_cfg(f"arch={name}").arch
+        assert arch.name == name and arch._target_.startswith("src.models.")
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_one_series_per_sample_keeps_series_apart(name):
+    """With data.stacking=samples every network sees one series at a time: moving series 1
+    leaves series 0's forecast bit for bit (the Forecaster stacks and unstacks)."""
+    from src.data.scaling import Scaler
+    from src.serving.forecaster import Forecaster
+
+    keras.utils.set_random_seed(0)
+    network = build(name, 12, 4, 1, (3,))
+    scaler = Scaler(mode="window", mean=np.zeros(2), std=np.ones(2))
+    forecaster = Forecaster(network, scaler, stacking="samples", series=["a", "b"], input_steps=12,
+                            horizon=4, approach=name)
+    X = random_windows(3, 12, 2).astype("float64")
+    moved = X.copy()
+    moved[:, :, 1] += np.linspace(-3, 3, 12)
+    np.testing.assert_array_equal(forecaster.forecast(X)[:, :, 0], forecaster.forecast(moved)[:, :, 0])
 
 
 def test_seed_parameter_counts():
@@ -90,7 +121,7 @@ def test_naive_repeats_the_last_value():
     np.testing.assert_array_equal(out, np.repeat(X[:, -1:, :], 10, axis=1))
 
 
-@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("name", NETWORKS)
 def test_saved_model_reloads_in_safe_mode(name, tmp_path):
     keras.utils.set_random_seed(1)
     model = build(name, 12, 4, 2, (5, 3))

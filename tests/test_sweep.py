@@ -482,3 +482,15 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
     notes = {r["approach"]: r.get("notes", "") for r in report}
     assert "the same network as reshape_head-samples" in notes["timedistributed-samples"]
     assert {"reshape_head-samples", "seq2seq-samples", "seq2seq", "naive"} <= set(notes)
+
+
+def test_a_study_that_searches_fewer_parameters_is_said(caplog):
+    from src.sweep import say_unequal_spaces
+
+    cfg = make_cfg()
+    say_unequal_spaces(cfg, {"reshape_head": True, "seq2seq": True})
+    assert not caplog.records
+    say_unequal_spaces(cfg, {"reshape_head": True, "conv": False})
+    [record] = caplog.records
+    assert record.getMessage().startswith("conv searches fewer parameters than the others "
+                                          "(not depth, units, taper: its config has no arch.units)")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, make_cfg, run_cli, write_csv
+from conftest import CONF_DIR, TINY, make_cfg, run_cli, write_csv
 from src.config import UserError
 from src.data.windowed import prepare
 from src.evaluation import predict
@@ -93,11 +93,14 @@ def test_one_epoch_run_holds_everything(tmp_path, store):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["naive", "linear", "reshape_head", "seq2seq"])
+@pytest.mark.parametrize("arch", sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml")))
 def test_every_arch_runs_through_the_same_routine(tmp_path, store, arch):
-    overrides = [f"arch={arch}", *TINY, *store]
-    if arch in ("reshape_head", "seq2seq"):
+    overrides = [f"arch={arch}", *TINY, *store, "train.jit_compile=false"]
+    arch_cfg = make_cfg(f"arch={arch}").arch
+    if "units" in arch_cfg:
         overrides.append("arch.units=[3]")
+    if "period" in arch_cfg:
+        overrides.append("arch.period=12")
     metrics = train(make_cfg(*overrides))
     _, run = only_run(tmp_path)
     assert run.info.status == "FINISHED" and run.data.tags["arch"] == arch

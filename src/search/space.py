@@ -57,6 +57,12 @@ def check_space(space: DictConfig, cfg: DictConfig) -> dict[str, ParamSpec]:
     return specs
 
 
+def searched(space: dict[str, ParamSpec], has_units: bool) -> list[str]:
+    """The parameters a study of an arch actually searches: depth, units and taper only
+    where its config has arch.units."""
+    return [name for name, spec in space.items() if spec.key is not None or has_units]
+
+
 def _suggest(trial, name: str, spec: ParamSpec) -> Any:
     if spec.type == "categorical":
         return trial.suggest_categorical(name, list(spec.choices))
