@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import tables
+from src import run_tags, tables
 from src.comparison import backtest, page, verdict
 from src.config import UserError, validate
 from src.search import selection
@@ -293,7 +293,7 @@ def compare(cfg: DictConfig) -> list[dict]:
     folder = Path(cfg.compare.report_dir) / cfg.search.name
     table = write_report(folder, rows, figures, missing, fingerprint, cfg, folds_said)
     with tracking.run(sweep.experiment_id, run_name=f"{cfg.search.name}-comparison",
-                      tags={"role": "comparison", "sweep": cfg.search.name,
+                      tags={run_tags.ROLE: run_tags.COMPARISON, run_tags.SWEEP: cfg.search.name,
                             "split_fingerprint": fingerprint}) as active:
         import mlflow
 

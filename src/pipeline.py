@@ -11,13 +11,14 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from src import evaluation, run_record, tracking
+from src import run_tags as tags
 from src.config import build
 from src.data.windowed import WindowedData
 from src.models import ridge
-from src.search import approaches
 from src.models.revin import with_revin
 from src.models.statistical import StatisticalBaseline
 from src.plots import forecast_figure
+from src.search import approaches
 from src.serving.forecaster import Forecaster
 from src.serving.logged import log_forecaster
 from src.training import fit
@@ -103,10 +104,10 @@ def log_run_identity(cfg: DictConfig, data: WindowedData, n_params: int, summary
     """Tags, config, short params, dataset and size of a run, before it is fitted.
     `deterministic`: the same result whatever the seed (the report repeats it over folds
     only); `gradient`: trained by gradient descent (learning rate and batch size apply)."""
-    mlflow.set_tags({"arch": cfg.arch.name, "stacking": data.stacking,
-                     "approach": approaches.label(cfg.arch.name, data.stacking), "kind": kind,
-                     "scaling": scaling or data.scaler.mode, "split_fingerprint": data.fingerprint,
-                     "deterministic": str(deterministic).lower()})
+    mlflow.set_tags({tags.ARCH: cfg.arch.name, tags.STACKING: data.stacking,
+                     tags.APPROACH: approaches.label(cfg.arch.name, data.stacking), tags.KIND: kind,
+                     tags.SCALING: scaling or data.scaler.mode, tags.SPLIT_FINGERPRINT: data.fingerprint,
+                     tags.DETERMINISTIC: str(deterministic).lower()})
     tracking.log_config(cfg)
     mlflow.log_params(run_record.handles(cfg, gradient))
     run_record.log_dataset(cfg.data, data)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from src.config import CONF_DIR, UserError, validate
 from src.data.windowed import prepare
-from src import services
+from src import run_tags, services
 from src.search import approaches, studies
 from src.search.space import check_space, parse_space
 from src.search.space import searched as searched_params
@@ -120,12 +120,13 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
             run_id = attrs.get("mlflow_parent_run_id")
             if run_id is None or not _run_exists(client, run_id, experiment_id):
                 run = client.create_run(experiment_id, run_name=study.study_name, tags={
-                    "role": "study", "sweep": cfg.search.name, "study": study.study_name,
-                    "arch": approach.arch, "stacking": approach.stacking, "approach": arch,
+                    run_tags.ROLE: run_tags.STUDY_RUN, run_tags.SWEEP: cfg.search.name,
+                    run_tags.STUDY: study.study_name, run_tags.ARCH: approach.arch,
+                    run_tags.STACKING: approach.stacking, run_tags.APPROACH: arch,
                     "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
                     "pruner": cfg.search.pruner._target_.rsplit(".", 1)[-1],
                     "storage": studies.describe_storage(cfg.search),
-                    "split_fingerprint": fingerprint, "settings_hash": settings_hash(wanted)})
+                    run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: settings_hash(wanted)})
                 run_id = run.info.run_id
                 client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in
                                                  _search_params(cfg).items()])
@@ -134,7 +135,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                 client.update_run(run_id, status="RUNNING")
             client.log_metric(run_id, "target_trials", cfg.search.n_trials)
             if twins:  # the report names them beside this approach
-                client.set_tag(run_id, "same_network", ",".join(twins))
+                client.set_tag(run_id, run_tags.SAME_NETWORK, ",".join(twins))
             for number in studies.fail_dead_trials(study, cfg.search):
                 log.warning("%s: trial %d was left running by a worker that died; marked "
                             "failed, a retry is queued", arch, number)
@@ -168,7 +169,7 @@ def check_same_store(cfg: DictConfig, client, experiment_id: str, storage, arch:
                 f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} (store deleted or "
                 f"tracking.uri changed): point tracking.uri at the store that has them, {fresh}")
         return
-    found = client.search_runs([experiment_id], f"tags.study = '{name}'", max_results=1)
+    found = client.search_runs([experiment_id], run_tags.match(study=name), max_results=1)
     if found:
         raise UserError(
             f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} already has runs of "
@@ -217,17 +218,16 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     for arch in cfg.search.baselines:
         found = mlflow.search_runs(
             experiment_ids=[experiment_id], output_format="list", max_results=1,
-            filter_string=(f"tags.role = 'baseline' and tags.arch = '{arch}' and "
-                           f"tags.sweep = '{cfg.search.name}' and tags.settings_hash = '{marker}' "
-                           f"and attributes.status = 'FINISHED'"))
+            filter_string=(run_tags.match(role=run_tags.BASELINE, arch=arch, sweep=cfg.search.name,
+                                          settings_hash=marker) + " and attributes.status = 'FINISHED'"))
         if found:
             runs[arch] = found[0]
             continue
         base_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"]))
         base_cfg.train.verbose = 0
         command = reproduce_command(merge_overrides(overrides, [f"arch={arch}"]))
-        tags = {"role": "baseline", "sweep": cfg.search.name, "settings_hash": marker,
-                "reproduce": command}
+        tags = {run_tags.ROLE: run_tags.BASELINE, run_tags.SWEEP: cfg.search.name,
+                run_tags.SETTINGS_HASH: marker, run_tags.REPRODUCE: command}
         with tracking.run(experiment_id, run_name=f"{cfg.search.name}-{arch}", tags=tags) as active:
             fit_and_log(base_cfg, prepare(base_cfg.data))
         runs[arch] = mlflow.get_run(active.info.run_id)
@@ -241,8 +241,8 @@ def close_orphaned_baselines(cfg: DictConfig, experiment_id: str) -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    for run in client.search_runs([experiment_id], f"tags.role = 'baseline' and tags.sweep = "
-                                  f"'{cfg.search.name}' and attributes.status = 'RUNNING'"):
+    running = run_tags.match(role=run_tags.BASELINE, sweep=cfg.search.name) + " and attributes.status = 'RUNNING'"
+    for run in client.search_runs([experiment_id], running):
         client.set_terminated(run.info.run_id, "FAILED")
         log.warning("baseline %s: run %s was left running by a process that died; marked FAILED",
                     run.data.tags.get("arch"), run.info.run_id)
@@ -399,7 +399,7 @@ def close_failed_runs(study, client) -> None:
             continue
         try:
             if client.get_run(run_id).info.status == "RUNNING":
-                client.set_tag(run_id, "trial_state", "FAIL")
+                client.set_tag(run_id, run_tags.TRIAL_STATE, "FAIL")
                 client.set_terminated(run_id, "FAILED")
         except MlflowException:
             continue

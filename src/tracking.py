@@ -11,6 +11,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
+from src import run_tags
 from src.config import UserError
 from src.redact import redact
 from src.versions import versions
@@ -97,7 +98,7 @@ def record_error(err: Exception) -> None:
     text = redact("".join(traceback.format_exception(err)))
     first = redact(str(err).splitlines()[0] if str(err) else type(err).__name__)
     with suppress(Exception):
-        mlflow.set_tag("error", f"{type(err).__name__}: {first}"[:5000])
+        mlflow.set_tag(run_tags.ERROR, f"{type(err).__name__}: {first}"[:5000])
         mlflow.log_text(text, "error.txt")
 
 

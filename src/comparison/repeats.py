@@ -11,12 +11,12 @@ import mlflow
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import tracking
+from src import run_tags, tracking
 from src.comparison.backtest import test_rows
 from src.config import load_stored
 from src.data.windowed import WindowedData, prepare
-from src.pipeline import fit_and_log
 from src.overrides import merge_overrides, reproduce_command
+from src.pipeline import fit_and_log
 
 
 def overrides_of(run: pd.Series) -> list[str]:
@@ -92,12 +92,11 @@ def seeded(run: pd.Series) -> bool:
 def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: WindowedData,
             cfg: DictConfig, experiment_id: str, bar) -> dict:
     k, folds = fold
-    fold_tags = {"fold": str(k), "folds": str(folds)}
+    fold_tags = {run_tags.FOLD: str(k), "folds": str(folds)}
     done = mlflow.search_runs(
         [experiment_id], max_results=1,
-        filter_string=(f"tags.role = 'repeat' and tags.repeat_of = '{run['run_id']}' "
-                       f"and tags.seed = '{seed}' and tags.split_fingerprint = '{data.fingerprint}' "
-                       f"and attributes.status = 'FINISHED'"))
+        filter_string=(run_tags.match(role=run_tags.REPEAT, repeat_of=run["run_id"], seed=seed,
+                                      split_fingerprint=data.fingerprint) + " and attributes.status = 'FINISHED'"))
     if not done.empty:
         run_id = done.iloc[0]["run_id"]
         for key, value in fold_tags.items():  # this report's numbering of the same fold
@@ -106,10 +105,11 @@ def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: W
     overrides = merge_overrides(overrides_of(run), [f"seed={seed}"])
     repeat_cfg = run_config(run["run_id"])
     repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
-    tags = {"role": "repeat", "sweep": cfg.search.name, "repeat_of": run["run_id"], "seed": str(seed),
+    tags = {run_tags.ROLE: run_tags.REPEAT, run_tags.SWEEP: cfg.search.name, run_tags.REPEAT_OF: run["run_id"],
+            run_tags.SEED: str(seed),
             **fold_tags, "test_rows": test_rows(data)}
     if k == folds - 1:  # src.train trains on the sweep's split, i.e. the last fold only
-        tags["reproduce"] = reproduce_command(overrides)
+        tags[run_tags.REPRODUCE] = reproduce_command(overrides)
     name = f"{arch}-seed-{seed}" if folds == 1 else f"{arch}-fold-{k}-seed-{seed}"
     with tracking.run(experiment_id, run_name=name, tags=tags) as active:
         metrics = fit_and_log(repeat_cfg, data)

@@ -9,6 +9,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from src import run_tags
 from src.config import UserError
 from src.search import selection
 from src.tracking import SQLITE_PREFIX, resolve_uri
@@ -54,7 +55,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
         names = ", ".join(e.name for e in client.search_experiments()) or "none"
         raise UserError(f"no MLflow experiment '{tracking.experiment}' in {uri}; "
                         f"experiments there: {names}")
-    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.sweep = '{sweep}'")
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=run_tags.match(sweep=sweep))
     # Rows are keyed by approach (arch and stacking, src.search.approaches.label); runs
     # logged before that tag existed have only their arch.
     runs["tags.approach"] = tag(runs, "approach").fillna(tag(runs, "arch"))

@@ -9,7 +9,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from src import tables
+from src import run_tags, tables
 from src.search import selection
 
 COLUMNS = [
@@ -34,7 +34,7 @@ def row_from_run(approach: str, run, trials: str) -> dict:
             "test_mse": m.get("test_mse"), "test_mae": m.get("test_mae"),
             "ratio_to_naive": m.get("test_mse_ratio_to_naive"), "n_params": m.get("n_params"),
             "trials": trials, "run_id": run.info.run_id,
-            "reproduce": run.data.tags.get("reproduce", "")}
+            "reproduce": run.data.tags.get(run_tags.REPRODUCE, "")}
 
 
 def outcomes(study: optuna.Study) -> list[selection.Outcome]:

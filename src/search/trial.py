@@ -11,10 +11,11 @@ from hydra import compose
 from omegaconf import DictConfig
 
 from src import tracking
+from src import run_tags as tags
 from src.config import ParamSpec, validate
 from src.data.windowed import WindowedData
-from src.pipeline import fit_and_log
 from src.overrides import merge_overrides, reproduce_command
+from src.pipeline import fit_and_log
 from src.search.approaches import Approach
 from src.search.space import suggest_overrides
 
@@ -75,11 +76,11 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
     cfg.train.verbose = 0  # the sweep prints one line per trial instead
     data = data_for(cfg.data)  # the space may search data keys too (e.g. data.scaling)
     command = reproduce_command(overrides)
-    run_tags = {**job.tags, "role": "trial", "trial_number": str(trial.number),
-                "trial_state": "RUNNING", "reproduce": command}
+    trial_tags = {**job.tags, tags.ROLE: tags.TRIAL, tags.TRIAL_NUMBER: str(trial.number),
+                  tags.TRIAL_STATE: "RUNNING", tags.REPRODUCE: command}
     pruning = PruneOnPlateau(trial)
     with tracking.run(experiment_id, run_name=f"{job.approach.label}-trial-{trial.number}",
-                      parent_run_id=job.parent_run_id, tags=run_tags,
+                      parent_run_id=job.parent_run_id, tags=trial_tags,
                       killed_on=(KeyboardInterrupt, optuna.TrialPruned)) as active:
         trial.set_user_attr("mlflow_run_id", active.info.run_id)
         trial.set_user_attr("reproduce", command)
@@ -87,10 +88,10 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
         try:
             metrics = fit_and_log(cfg, data, callbacks=[pruning, *callbacks])
         except BaseException:
-            mlflow.set_tag("trial_state", "FAIL")
+            mlflow.set_tag(tags.TRIAL_STATE, "FAIL")
             raise
         if pruning.pruned_at is not None:
-            mlflow.set_tags({"trial_state": "PRUNED", "pruned_at_epoch": str(pruning.pruned_at)})
+            mlflow.set_tags({tags.TRIAL_STATE: "PRUNED", tags.PRUNED_AT_EPOCH: str(pruning.pruned_at)})
             raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
-        mlflow.set_tag("trial_state", "COMPLETE")
+        mlflow.set_tag(tags.TRIAL_STATE, "COMPLETE")
     return metrics["best_val_loss"]

@@ -22,13 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from src import run_tags
 from src.config import register_configs
-from src.services import describe_unavailable, is_unavailable
-from src.search import studies
-from src.search.space import parse_space
 from src.overrides import merge_overrides
+from src.search import studies
 from src.search.approaches import Approach
+from src.search.space import parse_space
 from src.search.trial import StudyJob, run_trial
+from src.services import describe_unavailable, is_unavailable
 
 log = logging.getLogger(__name__)
 EXIT_SERVICE_LOST = 3
@@ -133,7 +134,7 @@ def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob
         units = list(arch_cfg.arch.units) if "units" in arch_cfg.arch else None
         job = StudyJob(approach=approach, base_units=units,
                        parent_run_id=study.user_attrs["mlflow_parent_run_id"],
-                       tags={"sweep": cfg.search.name, "study": study.study_name})
+                       tags={run_tags.SWEEP: cfg.search.name, run_tags.STUDY: study.study_name})
         jobs.append((job, study))
     return jobs
 
@@ -200,7 +201,7 @@ def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -
         event.update(state="FAIL", note="another worker had already failed it for missing "
                      "heartbeats; its retry takes its place")
         if trial.user_attrs.get("mlflow_run_id"):
-            MlflowClient().set_tag(trial.user_attrs["mlflow_run_id"], "trial_state", "FAIL")
+            MlflowClient().set_tag(trial.user_attrs["mlflow_run_id"], run_tags.TRIAL_STATE, "FAIL")
         return event
     except Exception as err:  # Optuna has told FAIL; the study goes on
         if is_unavailable(err) or "trial" not in event:  # ...unless a server went away
