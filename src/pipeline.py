@@ -28,12 +28,15 @@ from src.training import fit
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
-def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model | StatisticalBaseline:
-    arch = cfg.arch
+def build_network(arch: DictConfig, input_steps: int, horizon: int, n_series: int) -> keras.Model | StatisticalBaseline:
+    """The arch config's builder called with the data's sizes."""
     if ridge.is_closed_form(arch):  # the penalties are the fit's, not the builder's
         arch = OmegaConf.masked_copy(arch, [k for k in arch if k != "alphas"])
-    model = build(arch, input_steps=data.input_steps, horizon=data.horizon,
-                  n_series=data.model_series)
+    return build(arch, input_steps=input_steps, horizon=horizon, n_series=n_series)
+
+
+def build_model(cfg: DictConfig, data: WindowedData) -> keras.Model | StatisticalBaseline:
+    model = build_network(cfg.arch, data.input_steps, data.horizon, data.model_series)
     if isinstance(model, StatisticalBaseline):
         return model
     return with_revin(model) if data.scaler.mode == "revin" else model

@@ -445,13 +445,14 @@ def test_one_series_per_sample_makes_reshape_head_and_timedistributed_one_networ
     from src.search import approaches
 
     def arch_cfg(approach):
-        return make_cfg(*approach.overrides, "arch.units=[3,2]").arch
+        units = ["arch.units=[3,2]"] if approach.arch != "linear" else []
+        return make_cfg(*approach.overrides, *units).arch
 
     every = [approaches.Approach(a, s) for s in ("channels", "samples")
-             for a in ("reshape_head", "timedistributed", "seq2seq")]
+             for a in ("reshape_head", "timedistributed", "seq2seq", "linear")]
     kept, same = approaches.plan(every, arch_cfg, {"input_steps": 6, "horizon": 2, "n_series": 2})
-    assert [a.label for a in kept] == ["reshape_head", "timedistributed", "seq2seq",
-                                       "reshape_head-samples", "seq2seq-samples"]
+    assert [a.label for a in kept] == ["reshape_head", "timedistributed", "seq2seq", "linear",
+                                       "reshape_head-samples", "seq2seq-samples", "linear-samples"]
     assert same == {"timedistributed-samples": "reshape_head-samples"}
 
 

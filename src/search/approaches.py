@@ -56,11 +56,11 @@ def same_network(a: DictConfig, b: DictConfig, stacking: str, shape: dict[str, i
     shapes in the same order, and the same outputs once b holds a's weights."""
     import keras
 
-    from src.config import build
+    from src.pipeline import build_network
 
     series = 1 if stacking == "samples" else shape["n_series"]
-    sizes = dict(input_steps=shape["input_steps"], horizon=shape["horizon"], n_series=series)
-    model_a, model_b = build(a, **sizes), build(b, **sizes)
+    sizes = (shape["input_steps"], shape["horizon"], series)
+    model_a, model_b = build_network(a, *sizes), build_network(b, *sizes)
     if not (isinstance(model_a, keras.Model) and isinstance(model_b, keras.Model)):
         return False
     weights = model_a.get_weights()
