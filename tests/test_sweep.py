@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -140,8 +141,11 @@ def test_failing_trials_do_not_stop_the_sweep(tmp_path, sweep_args, capsys):
     assert states(load(tmp_path, "sweep-naive")) == ["COMPLETE", "COMPLETE"]
     table = capsys.readouterr().out
     assert "| naive" in table and "2/0/0" in table and "0/0/2" in table
-    _, failed = runs(tmp_path, "tags.trial_state = 'FAIL'")
+    client, failed = runs(tmp_path, "tags.trial_state = 'FAIL'")
     assert len(failed) == 2 and {r.info.status for r in failed} == {"FAILED"}
+    for run in failed:  # why it failed, where mlflow ui shows it
+        assert run.data.tags["error"].startswith("TrainingDiverged: loss became NaN or infinite in epoch")
+        assert "Traceback" in (Path(client.download_artifacts(run.info.run_id, "error.txt", str(tmp_path)))).read_text()
 
 
 @pytest.mark.slow
