@@ -48,7 +48,9 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
     mlflow.log_metric("n_params", n_params)
     mlflow.log_text(tracking.model_summary(model), "model_summary.txt")
 
-    result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
+    epoch_logger = tracking.EpochLogger()
+    result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[epoch_logger, *callbacks])
+    epoch_logger.wait()
 
     forecaster = Forecaster.for_data(model, data, approach=cfg.arch.name)
     val_forecast = forecaster.forecast(data.val.X)
