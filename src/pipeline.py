@@ -59,7 +59,7 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
     metrics.update(n_params=n_params, best_val_loss=result.best_val_loss,
                    epochs_trained=result.epochs, best_epoch=result.best_epoch,
                    fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
-                   predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
+                   predict_seconds_per_window=evaluation.seconds_per_window(forecaster, data, data.test))
     mlflow.log_metrics(metrics)
     run_record.log_by_step(evaluation.by_step("test", data.test.y, test_forecast))
     figure = forecast_figure(data.test, test_forecast, data.series, cfg.tracking.forecast_windows,
