@@ -18,7 +18,7 @@ MODEL_NAME = "model"  # when the forecaster names no approach
 MODEL_URI_TAG = "model_uri"  # on the run: models:/<id> of its logged model
 SRC = Path(__file__).resolve().parent.parent
 # What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
-SHIPPED = ["__init__.py", "quiet.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
+SHIPPED = ["__init__.py", "quiet.py", "trim.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
            "models/__init__.py", "models/revin.py", "serving/__init__.py",
            "serving/forecaster.py"]
 REQUIREMENTS = ["tensorflow", "keras", "numpy", "pandas", "mlflow"]
