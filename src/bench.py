@@ -2,11 +2,13 @@
 seed question's plain Keras code. Prints a Markdown table and writes it, with the raw
 figures, to experiments/bench/ (bench.md, bench.json).
 
-    python -m src.bench                   # everything, about 15 minutes on 2 cores
-    python -m src.bench bench.repeats=1   # a first look
+    python -m src.bench                   # everything, about 35 minutes on 2 cores
+    python -m src.bench bench.repeats=1 bench.default_sweep=false   # a first look
 
 Variants that are compared run alternately in one process (or back to back, for the
 sweeps), so drift of the machine hits both; figures are medians over `bench.repeats`.
+The whole-process rows (src.bench_process) also run the code of `bench.baseline`, an
+earlier commit, beside this tree's.
 Nothing here asserts a target: the table states each measured figure beside it.
 """
 
@@ -15,8 +17,6 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -196,49 +196,10 @@ def memory(compose, bench: DictConfig, tmp: Path) -> dict:
             "processes": len({t.user_attrs["worker_pid"] for t in study.trials})}
 
 
-# --- start-up ---------------------------------------------------------------------------
-
-FIRST_EPOCH_PROBE = """
-import sys, time
-from hydra import compose, initialize_config_dir
-import keras
-from src.config import CONF_DIR
-from src.config import register_configs
-from src.train import train
-class Mark(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 0:
-            print("FIRST_EPOCH", time.time(), flush=True)
-register_configs()
-with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-    train(compose("config", overrides=sys.argv[1:]), callbacks=[Mark()])
-"""
-
-
-def startup(bench: DictConfig, store: list[str]) -> dict:
-    """`python -m src.train --help` wall time, and process start to first epoch."""
-    helps, firsts = [], []
-    for _ in range(bench.repeats):
-        start = time.time()
-        subprocess.run([sys.executable, "-m", "src.train", "--help"], cwd=ROOT, check=True,
-                       capture_output=True)
-        helps.append(time.time() - start)
-        start = time.time()
-        probe = subprocess.Popen([sys.executable, "-c", FIRST_EPOCH_PROBE, "train.epochs=1", "train.verbose=0",
-                                  "tracking.log_model=false", *store], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)
-        mark = next((line for line in probe.stdout if line.startswith("FIRST_EPOCH")), None)
-        probe.kill()  # the rest of the run is not start-up
-        probe.wait()
-        if mark is None:
-            raise RuntimeError("the start-up probe ended before its first epoch")
-        firsts.append(float(mark.split()[1]) - start)
-    return {"help_s": statistics.median(helps), "first_epoch_s": statistics.median(firsts)}
-
-
 # --- report ---------------------------------------------------------------------------
 
 def report(results: dict) -> str:
+    from src import bench_process
     from src.tables import format_table
 
     machine = results["machine"]
@@ -287,10 +248,16 @@ def report(results: dict) -> str:
               f"`search.trials_per_process={mem['trials_per_process']}`; target: growth under 100 MB): resident "
               f"{mem['rss_mb'][1]:.0f} MB after trial 2, {mem['rss_mb'][-1]:.0f} MB after trial {mem['trials']} "
               f"(growth {mem['growth_mb_trial2_to_last']:+.0f} MB), peak {mem['peak_rss_mb']:.0f} MB.", ""]
-    start = results["startup"]
-    lines += [f"**6. Start-up**: `python -m src.train --help` {start['help_s']:.2f} s; process start to "
-              f"the first epoch of a run {start['first_epoch_s']:.1f} s.", ""]
+    lines += bench_process.report_lines(results["process"])
     return "\n".join(lines)
+
+
+def whole_process(compose, bench: DictConfig, tmp: Path, store: list[str]) -> dict:
+    from src import bench_process, tracking
+
+    cfg = compose(_speed_overrides("reshape_head", bench.epochs, store))
+    tracking.use_experiment(cfg.tracking)  # every timed run finds the store in place
+    return bench_process.run_all(bench, tmp, _seed_data(cfg), store)
 
 
 def machine() -> dict:
@@ -318,7 +285,7 @@ def bench(cfg: DictConfig) -> dict:
         tmp = Path(tmp)
         store = [f"tracking.uri=sqlite:///{tmp}/train.db", f"tracking.artifact_root={tmp}/artifacts",
                  "tracking.experiment=bench"]
-        steps = [("startup", lambda: startup(b, store)),
+        steps = [("process", lambda: whole_process(compose, b, tmp, store)),
                  ("training", lambda: training_speed(compose, b, store)),
                  ("throughput", lambda: sweep_throughput(compose, b, tmp)),
                  ("pruning", lambda: pruning(compose, b, tmp)),

@@ -1,6 +1,7 @@
 """Shared entry point for the Hydra apps: user errors become one line and exit code 2."""
 
 import argparse
+import gc
 import re
 import sys
 from pathlib import Path
@@ -76,21 +77,46 @@ def describe_compose_error(err: BaseException) -> str:
 def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:
     """Compose the config once before Hydra does, so a wrong type, an unknown key or an
     unparsable override is one line and exit code 2 instead of Hydra's report."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException, OverrideParseException
-    from omegaconf.errors import OmegaConfBaseException
-
     known, _ = _hydra_arguments().parse_known_args(args)
     if known.help or known.h or known.hydra_help or known.version or known.shell_completion \
             or known.sc or known.info or known.multirun or known.m:
         return
+    compose_or_fail(config_name, known.overrides, conf_dir)
+
+
+def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CONF_DIR) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException, OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
-            compose(config_name, overrides=known.overrides)
+            return compose(config_name, overrides=overrides)
     except OverrideParseException as err:
-        fail(f"cannot parse override '{_unparsable(known.overrides)}': {str(err).splitlines()[0]}")
+        fail(f"cannot parse override '{_unparsable(overrides)}': {str(err).splitlines()[0]}")
     except (HydraException, OmegaConfBaseException) as err:
         fail(describe_compose_error(err))
+
+
+def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """`--help`: the config groups and the config the overrides compose, as Hydra's help
+    shows them, without Hydra's search through its own groups (a second of the 1.2 s its
+    help took here). `--hydra-help` is still Hydra's."""
+    from omegaconf import OmegaConf
+
+    known, _ = _hydra_arguments().parse_known_args(args)
+    cfg = compose_or_fail(config_name, known.overrides, conf_dir)
+    main = sys.modules["__main__"]
+    command = f"python -m {main.__spec__.name}" if getattr(main, "__spec__", None) else sys.argv[0]
+    intro = (main.__doc__ or "").strip().split("\n\n")[0]
+    groups = [folder for folder in sorted(conf_dir.rglob("*")) if folder.is_dir() and any(folder.glob("*.yaml"))]
+    print(f"{intro}\n\nUsage: {command} [group=option ...] [key=value ...]\n\n"
+          f"== Configuration groups ==\nCompose your configuration from those groups (group=option)\n")
+    for folder in groups:
+        print(f"{folder.relative_to(conf_dir).as_posix()}: {', '.join(sorted(p.stem for p in folder.glob('*.yaml')))}")
+    print(f"\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
+          f"{OmegaConf.to_yaml(cfg, resolve=known.resolve)}\n"
+          f"Hydra's own flags: {command} --hydra-help")
 
 
 def _unparsable(overrides: list[str]) -> str:
@@ -112,6 +138,9 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
         sys.exit(0)
     register_configs()
     check_group_choices(sys.argv[1:])
+    if {"--help", "-h"} & set(sys.argv[1:]):
+        print_help(config_name, sys.argv[1:])
+        sys.exit(0)
     precompose(config_name, sys.argv[1:])
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name=config_name)
@@ -122,4 +151,10 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
         except UserError as err:
             fail(str(err))
 
-    _main()
+    try:
+        _main()
+    finally:
+        # Shutting the interpreter down garbage-collects every object TensorFlow, Keras and
+        # MLflow created, which took a second here. Frozen objects are skipped; exit
+        # handlers (MLflow's flush) and refcounted clean-up still run.
+        gc.freeze()

@@ -165,6 +165,9 @@ class BenchConfig:
     pruning_epochs: int = 15
     memory_trials: int = 20
     out_dir: str = "experiments/bench"
+    # An earlier commit whose code the whole-process rows also run; None: this tree only.
+    baseline: Optional[str] = None
+    default_sweep: bool = True  # time a default `make sweep` (on the baseline's code too)
 
 
 @dataclass
@@ -416,7 +419,7 @@ def validate(cfg: DictConfig) -> None:
              f"and a validation block of data.val_fraction={data.val_fraction} leave no training rows "
              f"(they must sum to under 1): use fewer folds or a smaller data.test_fraction")
     _positive(cfg.compare, "compare", ("forecast_windows",))
-    _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.name != "out_dir"))
+    _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.type is int))
     if "units" in cfg.arch:
         units = list(cfg.arch.units)
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")

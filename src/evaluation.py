@@ -23,14 +23,15 @@ def predict(model, data: WindowedData, split: Split) -> np.ndarray:
     return Forecaster.for_data(model, data).forecast(split.X)
 
 
-def seconds_per_window(model, data: WindowedData, split: Split, repeats: int = 3) -> float:
-    """Median time to forecast the split, divided by its windows (after one warm-up call)."""
+def seconds_per_window(forecaster, data: WindowedData, split: Split, repeats: int = 3) -> float:
+    """Median time the network takes for the split's model-ready windows, divided by its
+    windows (after one warm-up call); `forecaster`: src.serving.forecaster.Forecaster."""
     X, _ = data.model_arrays(split)
-    model.predict_on_batch(X)
+    forecaster.predict_scaled(X)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.predict_on_batch(X)
+        forecaster.predict_scaled(X)
         times.append(time.perf_counter() - start)
     return float(np.median(times)) / len(split.X)
 

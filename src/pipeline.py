@@ -65,14 +65,16 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
         mlflow.log_params({k: chosen[k] for k in ("ridge_alpha", "linear_inputs")})
         mlflow.log_dict(chosen["val_loss_by_alpha"], "ridge_val_loss_by_alpha.json")
     else:
-        result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger(), *callbacks])
+        epoch_logger = tracking.EpochLogger()
+        result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[epoch_logger, *callbacks])
+        epoch_logger.wait()
 
     forecaster = Forecaster.for_data(model, data, approach=cfg.arch.name)
     metrics = log_scores(cfg, data, forecaster.forecast(data.val.X), forecaster.forecast(data.test.X),
                          n_params=n_params, best_val_loss=result.best_val_loss,
                          epochs_trained=result.epochs, best_epoch=result.best_epoch,
                          fit_seconds=result.seconds, seconds_per_epoch=result.seconds_per_epoch,
-                         predict_seconds_per_window=evaluation.seconds_per_window(model, data, data.test))
+                         predict_seconds_per_window=evaluation.seconds_per_window(forecaster, data, data.test))
     if cfg.tracking.log_model:
         # Its input example: the last training window, as a user would pass a history.
         log_forecaster(forecaster, pd.DataFrame(data.train.X[-1], columns=data.series))

@@ -27,6 +27,10 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 # ...and draw a progress bar for each model it logs or loads.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# Epoch metrics go through MLflow's asynchronous queue. Unbuffered, its thread waits on the
+# queue up to a second at a time and ending a run waits for that (0.4 to 1 s per run here);
+# buffered, it waits on the stop signal instead and a run ends at once.
+os.environ.setdefault("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "1")
 
 
 def resolve_uri(uri: str) -> str:
@@ -124,11 +128,23 @@ def flatten(cfg: DictConfig, only: tuple[str, ...] = RUN_KEYS) -> dict[str, str]
 
 class EpochLogger(keras.callbacks.Callback):
     """`loss` and `val_loss` each epoch, step = epoch number (1-based), logged
-    asynchronously so training does not wait on the store."""
+    asynchronously so training does not wait on the store; `wait()` after training."""
+
+    def __init__(self):
+        super().__init__()
+        self.pending = []
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
-        mlflow.log_metrics(metrics, step=epoch + 1, synchronous=False)
+        self.pending.append(mlflow.log_metrics(metrics, step=epoch + 1, synchronous=False))
+
+    def wait(self) -> None:
+        """Every epoch's metrics written, or MlflowException: MLflow's logging thread only
+        prints its failures."""
+        mlflow.flush_async_logging()
+        pending, self.pending = self.pending, []
+        for operation in pending:
+            operation.wait()
 
 
 def model_summary(model: keras.Model) -> str:

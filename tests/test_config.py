@@ -116,3 +116,20 @@ def test_unknown_arch_is_one_line_listing_the_options():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown arch 'transformer'; available: " + ", ".join(ARCHS)]
+
+
+def test_help_lists_the_groups_and_the_composed_config():
+    result = run_cli("src.train", "arch=seq2seq", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: python -m src.train" in result.stdout
+    assert f"arch: {', '.join(ARCHS)}" in result.stdout.splitlines()
+    assert "search/space: default, none, quick" in result.stdout.splitlines()
+    config = result.stdout.split("== Config ==")[1].split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
+    printed = OmegaConf.create(config)
+    assert printed.arch.name == "seq2seq" and printed.train.epochs == 30
+
+
+def test_help_with_a_bad_override_is_one_line():
+    result = run_cli("src.sweep", "train.epochs=abc", "--help")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: train.epochs: expected an integer, got 'abc'"]

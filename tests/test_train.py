@@ -212,3 +212,24 @@ def test_a_dataset_another_worker_just_created_is_logged_again(tmp_path, store, 
     assert len(calls) == 2
     [dataset] = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
     assert dataset.dataset.digest == data.fingerprint
+
+
+def test_epoch_metrics_that_fail_to_log_are_raised(tmp_path):
+    """Epoch metrics go through MLflow's asynchronous queue, whose thread only prints a
+    failure; EpochLogger.wait() raises it, so the run fails instead of missing epochs."""
+    from mlflow.exceptions import MlflowException
+
+    from src import tracking
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = mlflow.create_experiment("async", artifact_location=(tmp_path / "a").as_uri())
+    logger, client = tracking.EpochLogger(), client_for(tmp_path)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        logger.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
+        logger.wait()
+        assert [m.value for m in client.get_metric_history(run.info.run_id, "val_loss")] == [2.0]
+        client.delete_run(run.info.run_id)  # the store now refuses what is logged to it
+        logger.on_epoch_end(1, {"loss": 0.5, "val_loss": 1.5})
+        with pytest.raises(MlflowException, match="must be in the 'active' state"):
+            logger.wait()
+        client.restore_run(run.info.run_id)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from src.serving.forecaster import Forecaster
 
@@ -17,7 +18,7 @@ MODEL_NAME = "model"  # when the forecaster names no approach
 MODEL_URI_TAG = "model_uri"  # on the run: models:/<id> of its logged model
 SRC = Path(__file__).resolve().parent.parent
 # What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
-SHIPPED = ["__init__.py", "quiet.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
+SHIPPED = ["__init__.py", "quiet.py", "trim.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
            "models/__init__.py", "models/revin.py", "serving/__init__.py",
            "serving/forecaster.py"]
 REQUIREMENTS = ["tensorflow", "keras", "numpy", "pandas", "mlflow"]
@@ -33,19 +34,25 @@ def _shipped_code(folder: Path) -> Path:
     return package
 
 
+def signature(forecaster: Forecaster) -> ModelSignature:
+    """In and out: one double column per series (what inferring it from a history and its
+    forecast gives, without running the network for it)."""
+    columns = Schema([ColSpec("double", name) for name in forecaster.series])
+    return ModelSignature(inputs=columns, outputs=columns)
+
+
 def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
     """Log into the active run; returns the model's URI (models:/<id>), also set as the
     run's `model_uri` tag. `example`: a history the model accepts (its input example)."""
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "forecaster"
         forecaster.save(saved)
-        signature = infer_signature(example, forecaster.forecast_frame(example))
         info = mlflow.pyfunc.log_model(
             name=forecaster.approach or MODEL_NAME,  # the Models tab lists it by approach
             python_model=str(SRC / "serving" / "mlflow_model.py"),
             artifacts={"forecaster": str(saved)},
             code_paths=[str(_shipped_code(Path(tmp) / "code"))],
-            signature=signature,
+            signature=signature(forecaster),
             input_example=example,
             pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
         )
