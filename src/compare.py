@@ -75,7 +75,8 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
                "reproduce": run.get("tags.reproduce", ""),
                # an LSTM layout (its config has arch.units), or a baseline of any kind
                "neural": isinstance(run.get("params.arch.units"), str),
-               "statistical": run.get("tags.kind") == "statistical"}
+               "statistical": run.get("tags.kind") == "statistical",
+               "deterministic": run.get("tags.deterministic") == "true"}  # run once, not per seed
         c = counts.get(arch)
         row["trials"] = selection.describe_counts(c) if c else "baseline"
         row["finished_trials"] = c["complete"] + c["pruned"] if c else None
@@ -84,7 +85,6 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
             mean, std = _mean_std([s[metric] for s in samples])
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
             row[f"{metric}_repeats"] = f"{mean:.4g} ± {std:.2g} (n={len(samples)})"
-        row["samples"] = len(samples)
         row["ratio_to_naive"] = row["test_mse_mean"] / row["naive_test_mse"]
         fits = [s["fit_seconds"] for s in samples if "fit_seconds" in s] or [run.get("metrics.fit_seconds")]
         row["train_seconds"] = statistics.fmean(fits) if None not in fits else None

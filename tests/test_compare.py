@@ -290,7 +290,11 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
     assert sum(r["folds_won"] for r in rows) == 2
     assert comparison.data.metrics["folds_won/naive"] == by["naive"]["folds_won"]
     note = comparison.data.tags["mlflow.note.content"]
-    assert "over 2 folds × 1 fresh seeds" in note and "ranking is" in note and "MSE / naive by fold" in note
+    leader = min(rows, key=lambda r: r["test_mse_mean"])
+    spread = ("deterministic, one run per fold, mean ± std over 2 folds" if leader["deterministic"]
+              else "mean ± std over 2 folds × 1 fresh seeds")
+    assert note.startswith(f"{leader['approach']}, ") and f"({spread})" in note
+    assert "ranking is" in note and "MSE / naive by fold" in note
     summary = (folder / "summary.md").read_text()
     assert "MSE / naive by fold" in summary and "over 2 folds × 1 fresh seeds" in summary
     assert "ranking is" in summary and "selected on the last fold's validation block only" in summary
@@ -348,10 +352,9 @@ def test_a_statistical_leader_is_named_and_the_best_servable_row_registered(swep
 
 
 def verdict_rows(neural_mean: float, neural_std: float) -> list[dict]:
-    rows = [{"approach": "reshape_head", "neural": True, "test_mse_mean": neural_mean, "test_mse_std": neural_std,
-             "samples": 3},
-            {"approach": "ets", "statistical": True, "test_mse_mean": 1.0, "test_mse_std": 0.0, "samples": 1},
-            {"approach": "naive", "test_mse_mean": 2.0, "test_mse_std": 0.0, "samples": 1}]
+    rows = [{"approach": "reshape_head", "neural": True, "test_mse_mean": neural_mean, "test_mse_std": neural_std},
+            {"approach": "ets", "statistical": True, "test_mse_mean": 1.0, "test_mse_std": 0.0, "deterministic": True},
+            {"approach": "naive", "test_mse_mean": 2.0, "test_mse_std": 0.0, "deterministic": True}]
     return sorted(rows, key=lambda r: r["test_mse_mean"])
 
 

@@ -41,7 +41,7 @@ def sentence(rows: list[dict], repeats: int, folds: int = 1) -> str:
     over = f"mean ± std over {repeats} fresh seeds" if repeats else "selected trial, one seed"
     if folds > 1:
         over = f"mean ± std over {folds} folds × {repeats} fresh seeds"
-    if repeats and best.get("samples") == folds:  # not repeated: the seed changes nothing
+    if repeats and best.get("deterministic"):  # not repeated: the seed changes nothing
         over = "deterministic, one run" + (f" per fold, mean ± std over {folds} folds" if folds > 1 else "")
     parts = [f"{best['approach']}, {kind(best)}, has the lowest test MSE, {best['test_mse_mean']:.3g} ± "
              f"{best['test_mse_std']:.2g} ({over})"]
