@@ -41,7 +41,7 @@ def plain_keras_fit(model, data, epochs: int, batch_size: int) -> tuple[float, l
     the work matches the project's. Returns (whole run seconds, epoch seconds)."""
     import keras
 
-    from src.training import EpochClock
+    from src.keras_fit import EpochClock
 
     X, y = data.model_arrays(data.train)
     Xv, yv = data.model_arrays(data.val)
@@ -54,12 +54,12 @@ def plain_keras_fit(model, data, epochs: int, batch_size: int) -> tuple[float, l
 
 
 def project_fit(cfg: DictConfig, data, track: bool) -> tuple[float, list[float]]:
-    """The project's routine (src.pipeline / src.training) with or without MLflow."""
+    """The project's routine (src.one_run / src.keras_fit) with or without MLflow."""
     import keras
 
     from src import tracking
-    from src.pipeline import build_model
-    from src.training import fit
+    from src.one_run import build_model
+    from src.keras_fit import fit
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
@@ -87,7 +87,7 @@ def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
     tracking, the same without XLA, and (reshape_head) without tracking."""
     import keras
 
-    from src.pipeline import build_model
+    from src.one_run import build_model
 
     rows = []
     for arch in APPROACHES:
@@ -123,7 +123,7 @@ def _sweep(compose, overrides: list[str]) -> tuple[float, object]:
     """Run a sweep into the overrides' storage; (wall seconds, the study)."""
     import optuna
 
-    from src.search import studies
+    from src.tuning import studies
     from src.sweep import sweep
 
     cfg = compose(overrides)

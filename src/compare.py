@@ -20,9 +20,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import run_tags, tables
-from src.comparison import backtest, page, verdict
+from src.report import backtest, page, verdict
 from src.config import UserError, validate
-from src.search import selection
+from src.tuning import selection
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def step_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]],
 
 def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     """Each approach's best model (its run's MLflow model) on the test windows."""
-    from src.comparison.repeats import run_config
+    from src.report.repeats import run_config
     from src.data.windowed import prepare
     from src.serving.logged import MODEL_URI_TAG, load_forecaster
 
@@ -234,9 +234,9 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
 def compare(cfg: DictConfig) -> list[dict]:
     """Build the report; returns its rows."""
     from src import tracking
-    from src.comparison import figures as fig
-    from src.comparison import runs as sweep_runs
-    from src.comparison.repeats import prepare_folds, run_repeats
+    from src.report import figures as fig
+    from src.report import runs as sweep_runs
+    from src.report.repeats import prepare_folds, run_repeats
 
     validate(cfg)
     if cfg.compare.repeats < 0:

@@ -27,91 +27,92 @@ STACKINGS = ("channels", "samples")
 SCALINGS = ("global", "window", "revin")
 
 
+# The schemas give each key its type (and `validate` its range); every value and its comment
+# lives in the YAML under conf/, the one place users read. MISSING here means "the YAML sets it".
+
 @dataclass
 class DataConfig:
-    input_steps: int = 40
-    horizon: int = 10
-    stacking: str = "channels"
-    scaling: str = "window"
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    input_steps: int = MISSING
+    horizon: int = MISSING
+    stacking: str = MISSING
+    scaling: str = MISSING
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
     # The function that returns the raw series as a DataFrame (rows = time, columns = series).
     source: Any = MISSING
 
 
 @dataclass
 class SyntheticDataConfig(DataConfig):
-    n_series: int = 2
-    n_windows: int = 1200
-    trend: float = 0.0
-    noise: float = 1.0
-    coupling: float = 0.3
-    seed: int = 0
+    n_series: int = MISSING
+    n_windows: int = MISSING
+    trend: float = MISSING
+    noise: float = MISSING
+    coupling: float = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class CsvDataConfig(DataConfig):
     path: str = MISSING
-    columns: Optional[list[str]] = None
-
-
-@dataclass
-class RecurrentArchConfig:
-    _target_: str = MISSING
-    name: str = MISSING
-    # One width per recurrent layer; for seq2seq the encoder's, mirrored by the decoder.
-    units: list[int] = field(default_factory=lambda: [12, 12, 6])
+    columns: Optional[list[str]] = MISSING
 
 
 @dataclass
 class BaselineArchConfig:
     _target_: str = MISSING
     name: str = MISSING
+    # This approach's own searched parameters (name -> ParamSpec, with key: arch.<its key>),
+    # beside search.space; empty: none of its own.
+    space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecurrentArchConfig(BaselineArchConfig):
+    units: list[int] = MISSING
 
 
 @dataclass
 class LinearArchConfig(BaselineArchConfig):
-    # Ridge penalties tried, on the sum of squared errors over the training windows in the
-    # model's units; the one with the lowest validation loss is kept (src.models.ridge).
-    alphas: list[float] = field(default_factory=lambda: [0.0, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0])
+    alphas: list[float] = MISSING
 
 
 @dataclass
 class SeasonalNaiveArchConfig(BaselineArchConfig):
-    period: int = 24              # steps per season; at most data.input_steps
+    period: int = MISSING
 
 
 @dataclass
 class StatisticalArchConfig(BaselineArchConfig):
-    season_length: int = 1        # steps per season; 1: no seasonal terms
+    season_length: int = MISSING
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 5
-    jit_compile: Optional[bool] = None   # None: XLA on CPU-only machines (src.training.use_xla)
-    steps_per_execution: int = 8
-    # None: Keras's progress bar on a terminal, one line per epoch otherwise.
-    verbose: Optional[int] = None
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    learning_rate: float = MISSING
+    patience: int = MISSING
+    jit_compile: Optional[bool] = MISSING
+    steps_per_execution: int = MISSING
+    verbose: Optional[int] = MISSING
 
 
 @dataclass
 class TrackingConfig:
-    uri: str = "sqlite:///mlruns/mlflow.db"
-    artifact_root: str = "mlruns/artifacts"
-    experiment: str = "many2many"
-    log_model: bool = True
-    forecast_windows: int = 3
+    uri: str = MISSING
+    artifact_root: str = MISSING
+    experiment: str = MISSING
+    log_model: bool = MISSING
+    forecast_windows: int = MISSING
 
 
 @dataclass
 class ParamSpec:
     """One searched parameter: type int or float over [low, high] (log scale optional,
     step optional), or categorical over `choices`. `key` is the config key it sets;
-    depth, units and taper have none: together they set arch.units."""
+    depth, units and taper have none: together they set arch.units. Not a config group:
+    the fields an entry may leave out, with what leaving them out means."""
     type: str = MISSING
     key: Optional[str] = None
     low: Any = None
@@ -123,71 +124,71 @@ class ParamSpec:
 
 @dataclass
 class SearchConfig:
-    name: str = "sweep"                   # studies are named <name>-<arch>
-    archs: list[str] = field(default_factory=lambda: ["reshape_head", "timedistributed", "seq2seq"])
-    baselines: list[str] = field(default_factory=lambda: ["naive", "linear", "ets", "theta", "arima"])
-    stackings: list[str] = field(default_factory=lambda: ["channels"])  # a study per arch and stacking
-    n_trials: int = 12                    # per study, in total over every run and worker
-    workers: int = 1
-    threads_per_worker: Optional[int] = None  # None: CPU cores / workers
-    trials_per_process: Optional[int] = 1     # a fresh worker process after this many; None: never
-    storage: Optional[str] = None         # None: the journal file below; else a database URL
-    journal: str = "experiments/optuna/journal.log"
-    max_failures: int = 5                 # a study stops after this many failed trials
-    retries: int = 1                      # times a trial whose worker died is retried
-    heartbeat_interval: int = 10          # seconds; database storage only
-    grace_period: int = 60                # seconds without heartbeat before a trial is failed
+    name: str = MISSING
+    archs: list[str] = MISSING
+    baselines: list[str] = MISSING
+    stackings: list[str] = MISSING
+    n_trials: int = MISSING
+    workers: int = MISSING
+    threads_per_worker: Optional[int] = MISSING
+    trials_per_process: Optional[int] = MISSING
+    storage: Optional[str] = MISSING
+    journal: str = MISSING
+    max_failures: int = MISSING
+    retries: int = MISSING
+    heartbeat_interval: int = MISSING
+    grace_period: int = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
-    # name -> ParamSpec; checked against ParamSpec by src.search.space.parse_space, since
-    # OmegaConf cannot add entries to a typed dict from the command line.
+    # name -> ParamSpec (conf/search/space/); empty: nothing searched. Checked against
+    # ParamSpec by src.tuning.space.parse_space, since OmegaConf cannot add entries to a
+    # typed dict from the command line.
     space: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class CompareConfig:
-    repeats: int = 3              # fresh seeds per approach's best configuration; 0: none
-    folds: int = 1                # rolling-origin folds each repeat is tested on; 1: the sweep's split
-    report_dir: str = "experiments/reports"
-    forecast_windows: int = 3     # test windows drawn in forecasts.png
-    register: bool = True         # the winner as <experiment>-<sweep>@champion in the registry
+    repeats: int = MISSING
+    folds: int = MISSING
+    report_dir: str = MISSING
+    forecast_windows: int = MISSING
+    register: bool = MISSING
 
 
 @dataclass
 class BenchConfig:
-    repeats: int = 3            # medians over this many alternated repeats
-    epochs: int = 30            # training-speed runs, early stopping off
-    ablation_epochs: int = 10   # XLA-off and untracked variants: only their warm epochs count
-    sweep_windows: int = 600    # data for the sweep measurements
-    throughput_trials: int = 6
-    throughput_epochs: int = 8
-    pruning_trials: int = 10
-    pruning_epochs: int = 15
-    memory_trials: int = 20
-    out_dir: str = "experiments/bench"
-    # An earlier commit whose code the whole-process rows also run; None: this tree only.
-    baseline: Optional[str] = None
-    default_sweep: bool = True  # time a default `make sweep` (on the baseline's code too)
+    repeats: int = MISSING
+    epochs: int = MISSING
+    ablation_epochs: int = MISSING
+    sweep_windows: int = MISSING
+    throughput_trials: int = MISSING
+    throughput_epochs: int = MISSING
+    pruning_trials: int = MISSING
+    pruning_epochs: int = MISSING
+    memory_trials: int = MISSING
+    out_dir: str = MISSING
+    baseline: Optional[str] = MISSING
+    default_sweep: bool = MISSING
 
 
 @dataclass
 class ForecastDataConfig:
-    path: Optional[str] = None          # a CSV; None: the embedded synthetic series
-    time_column: Optional[str] = None   # None: a column named date, time, timestamp or ds
+    path: Optional[str] = MISSING
+    time_column: Optional[str] = MISSING
 
 
 @dataclass
 class SweepNameConfig:
-    name: str = "sweep"
+    name: str = MISSING
 
 
 @dataclass
 class ForecastAppConfig:
     """`python -m src.forecast`: its own config (conf/forecast.yaml), not the training one."""
-    model: Optional[str] = None         # None: the champion of <tracking.experiment>-<search.name>
+    model: Optional[str] = MISSING
     data: ForecastDataConfig = field(default_factory=ForecastDataConfig)
-    windows: str = "last"               # last: the next horizon steps; all: backtest every window
-    out_dir: str = "experiments/forecasts"
+    windows: str = MISSING
+    out_dir: str = MISSING
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: SweepNameConfig = field(default_factory=SweepNameConfig)
 
@@ -201,8 +202,8 @@ class AppConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
-    seed: int = 42
-    run_name: Optional[str] = None
+    seed: int = MISSING
+    run_name: Optional[str] = MISSING
 
 
 # The only callables a config may name by `_target_`. Configs can come back from a shared
@@ -228,6 +229,38 @@ def targets(node: Any, prefix: str = "") -> list[tuple[str, str]]:
     return found
 
 
+NOT_BUILDER_ARGS = ("_target_", "space")  # arch keys the builder is not called with
+SIZE_ARGS = ("input_steps", "horizon", "n_series")  # given by the data, never by the config
+
+
+def check_builder_args(arch: DictConfig) -> None:
+    """An arch config without a schema of its own (a YAML that extends none under
+    /schema/arch/) is typed by its builder's signature: every key but _target_ and space
+    must be a keyword of the builder, of the annotated type. UserError naming the key."""
+    import dataclasses
+    import inspect
+
+    from hydra.utils import get_method
+    from omegaconf.errors import OmegaConfBaseException
+
+    check_targets(arch, where="arch.")
+    try:
+        builder = get_method(arch._target_)
+    except Exception as err:  # noqa: BLE001 - Hydra wraps the ImportError or AttributeError
+        raise UserError(f"arch._target_: cannot import '{arch._target_}': {str(err).splitlines()[0]}") from None
+    params = [p for p in inspect.signature(builder).parameters.values() if p.name not in SIZE_ARGS]
+    schema = dataclasses.make_dataclass(f"{arch.name}_args", [
+        (p.name, Any if p.annotation is inspect.Parameter.empty else p.annotation,
+         MISSING if p.default is inspect.Parameter.empty else p.default) for p in params])
+    given = {k: v for k, v in arch.items() if k not in NOT_BUILDER_ARGS}
+    try:
+        OmegaConf.merge(OmegaConf.structured(schema), given)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "arch"
+        raise UserError(f"arch.{key}: {str(err).splitlines()[0]} (the arguments of "
+                        f"{arch._target_})") from None
+
+
 def check_targets(node: Any, where: str = "") -> None:
     """UserError naming the first `_target_` outside ALLOWED_TARGETS."""
     for key, target in targets(node):
@@ -250,14 +283,25 @@ def build(node: DictConfig, **kwargs: Any) -> Any:
         raise
 
 
-# A stored arch config's schema, by the key only it has.
-ARCH_SCHEMAS = (("units", RecurrentArchConfig), ("alphas", LinearArchConfig),
-                ("period", SeasonalNaiveArchConfig), ("season_length", StatisticalArchConfig))
+def current_defaults(arch: str | None, data: str) -> DictConfig:
+    """Today's composed config (conf/config.yaml) with the arch and data options named; the
+    arch option is left at its default when conf/arch/ has no such file."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = [f"data={data}"]
+    if arch and arch.replace("_", "").isalnum() and (CONF_DIR / "arch" / f"{arch}.yaml").is_file():
+        overrides.append(f"arch={arch}")
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app, whose search path is conf/
+        return compose("config", overrides=overrides)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose("config", overrides=overrides)
 
 
 def load_stored(text: str, where: str) -> DictConfig:
     """A config read back from a tracking store, which others may write: plain YAML data
     (no interpolation, so no resolver runs), typed by the schemas, every `_target_` allowed.
+    A key that did not exist when the run was logged takes today's default from conf/.
     UserError naming `where` and the key otherwise."""
     import yaml
     from omegaconf.errors import OmegaConfBaseException
@@ -273,13 +317,12 @@ def load_stored(text: str, where: str) -> DictConfig:
         if isinstance(value, str) and "${" in value:
             raise UserError(f"{where}: {key} holds an interpolation ({value!r}); a stored "
                             f"config must hold plain values")
-    data_schema = SyntheticDataConfig if "n_series" in data["data"] else CsvDataConfig
-    arch_schema = next((schema for key, schema in ARCH_SCHEMAS if key in data["arch"]), BaselineArchConfig)
+    cfg = current_defaults(str(data["arch"].get("name")),
+                           "synthetic" if "n_series" in data["data"] else "csv")
+    if cfg.arch.name != data["arch"].get("name"):  # an arch this tree has no YAML for
+        cfg.arch = OmegaConf.create({})
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(AppConfig), {k: v for k, v in data.items()
-                                                               if k not in ("data", "arch")})
-        cfg.data = OmegaConf.merge(OmegaConf.structured(data_schema), data["data"])
-        cfg.arch = OmegaConf.merge(OmegaConf.structured(arch_schema), data["arch"])
+        cfg = OmegaConf.merge(cfg, data)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "config"
         raise UserError(f"{where}: {key}: {str(err).splitlines()[0]}") from None
@@ -426,6 +469,8 @@ def validate(cfg: DictConfig) -> None:
         _require(all(u > 0 for u in units),
                  f"arch.units must be positive widths, got {units}")
     _validate_baseline(cfg.arch, data)
+    if not is_dataclass(OmegaConf.get_type(cfg.arch)):
+        check_builder_args(cfg.arch)
 
 
 def _validate_baseline(arch: DictConfig, data: DictConfig) -> None:

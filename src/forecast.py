@@ -122,7 +122,7 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 def forecast(cfg: DictConfig) -> pd.DataFrame:
     """Forecast (or backtest) and write the files; returns the forecast or per-window errors."""
     from src import services
-    from src.plots import history_figure
+    from src.run_figures import history_figure
     from src.serving.forecaster import ForecastInputError
     from src.serving.registry import champion_uri
     from src.tracking import resolve_uri

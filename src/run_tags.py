@@ -1,9 +1,9 @@
 """The MLflow tags this project writes, and searches runs by: what each means and which runs
 carry it. Tags are strings; numbers a user sorts or plots are metrics or params instead.
 
-Every run (src.pipeline, src.tracking):
+Every run (src.one_run, src.tracking):
     arch, stacking, approach   what was trained; approach = arch, or arch-<stacking>
-                               (src.search.approaches.label), the key of every table row
+                               (src.tuning.approaches.label), the key of every table row
     kind                       keras | statistical
     scaling, split_fingerprint how the data was scaled; which windows it saw (equal for runs
                                that can be compared)

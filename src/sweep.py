@@ -4,7 +4,7 @@
 
 The coordinator (this process) checks everything, creates the studies and their parent
 MLflow runs, trains the baselines, then starts `search.workers` worker processes that
-share the studies (src.search.worker) and shows their progress. Running the same command
+share the studies (src.tuning.worker) and shows their progress. Running the same command
 again resumes the same studies up to `search.n_trials` finished trials each.
 """
 
@@ -23,9 +23,8 @@ from omegaconf import DictConfig
 from src.config import CONF_DIR, UserError, validate
 from src.data.windowed import prepare
 from src import run_tags, services
-from src.search import approaches, studies
-from src.search.space import check_space, parse_space
-from src.search.space import searched as searched_params
+from src.tuning import approaches, studies
+from src.tuning.space import approach_space, check_space, parse_space
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +70,28 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[a
 
     from src.overrides import merge_overrides
 
+    def full_cfg(approach):
+        return compose("config", overrides=merge_overrides(overrides, approach.overrides))
+
     def arch_cfg(approach):
-        return compose("config", overrides=merge_overrides(overrides, approach.overrides)).arch
+        return full_cfg(approach).arch
 
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
     planned, same = approaches.plan(approaches.every(cfg.search), arch_cfg, shape)
-    say_unequal_spaces(cfg, {a.label: "units" in arch_cfg(a) for a in planned})
+    say_unequal_spaces({a.label: list(approach_space(full_cfg(a))) for a in planned})
     return planned, same
 
 
-def say_unequal_spaces(cfg: DictConfig, has_units: dict[str, bool]) -> None:
-    """Architecture is the compared factor, so every study should search the same nuisance
-    parameters; where one cannot (no arch.units for depth/units/taper), say so."""
-    space = parse_space(cfg.search.space)
-    searched = {label: searched_params(space, units) for label, units in has_units.items()}
+def say_unequal_spaces(searched: dict[str, list[str]]) -> None:
+    """Architecture is the compared factor, so every study should search as many nuisance
+    parameters; where one searches fewer (no arch.units for depth/units/taper, or fewer of
+    its own in arch.space), say so: its budget buys less tuning."""
     most = max(searched.values(), key=len, default=[])
     for label, names in searched.items():
         if len(names) < len(most):
-            missing = ", ".join(n for n in most if n not in names)
-            log.warning("%s searches fewer parameters than the others (not %s: its config has "
-                        "no arch.units); its budget buys less tuning", label, missing)
+            others = ", ".join(n for n in most if n not in names)
+            log.warning("%s searches fewer parameters than the others (%d, not %d: it has no %s); "
+                        "its budget buys less tuning", label, len(names), len(most), others)
 
 
 def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
@@ -209,7 +210,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     from hydra import compose
 
     from src import tracking
-    from src.pipeline import fit_and_log
+    from src.one_run import fit_and_log
     from src.overrides import merge_overrides, reproduce_command
 
     runs = {}
@@ -258,7 +259,7 @@ def worker_context():
     Optuna once, so a fresh process per trial starts in milliseconds, not seconds.
     Fresh processes are what keep a long sweep's memory flat: TensorFlow keeps memory
     from every model it has compiled, `clear_session` or not."""
-    from src.search.worker import PRELOAD
+    from src.tuning.worker import PRELOAD
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
@@ -273,7 +274,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
     Returns the workers that failed."""
     from tqdm import tqdm
 
-    from src.search.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
+    from src.tuning.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
                                    WorkerSpec, worker_process)
 
     search = cfg.search
@@ -409,17 +410,17 @@ def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,
               same: dict[str, str]) -> list[dict]:
     from mlflow.tracking import MlflowClient
 
-    from src.search import report
+    from src.tuning import summary
 
     client = MlflowClient()
-    rows = [report.study_row(study, arch, client, cfg.search.n_trials) for arch, (study, _) in opened.items()]
+    rows = [summary.study_row(study, arch, client, cfg.search.n_trials) for arch, (study, _) in opened.items()]
     rows += [{"approach": label, "trials": f"= {twin}"} for label, twin in same.items()]  # one network
-    rows += [report.row_from_run(arch, run, "-") for arch, run in baselines.items()]
-    table = report.format_table(rows)
+    rows += [summary.row_from_run(arch, run, "-") for arch, run in baselines.items()]
+    table = summary.format_table(rows)
     for arch, (study, run_id) in opened.items():
         close_failed_runs(study, client)
         row = next(r for r in rows if r["approach"] == arch)
-        report.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
+        summary.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
         client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
     return rows
 
@@ -431,7 +432,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     import optuna
 
     from src import tracking
-    from src.search.report import format_table
+    from src.tuning.summary import format_table
 
     check_sweep(cfg, overrides)
     data = prepare(cfg.data)

@@ -23,7 +23,7 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
     data = prepare(cfg.data)
     services.check_tracking(cfg.tracking.uri)
     from src import tracking  # TensorFlow loads here, not on `--help`
-    from src.pipeline import fit_and_log
+    from src.one_run import fit_and_log
 
     experiment_id = tracking.use_experiment(cfg.tracking)
     with tracking.run(experiment_id, run_name=cfg.run_name) as active:

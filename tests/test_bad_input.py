@@ -2,6 +2,7 @@
 (exit code 2 from the CLI), and nothing is created. The README's bad-input table lists them."""
 
 import json
+import re
 
 import numpy as np
 import optuna
@@ -16,8 +17,8 @@ from src.config import UserError, build, load_stored, validate
 from src.data.windowed import prepare
 from src.evaluation import evaluate, naive_forecast
 from src.redact import redact
-from src.search import studies
-from src.search.space import check_space
+from src.tuning import studies
+from src.tuning.space import check_space
 
 
 def one_error_line(capsys) -> str:
@@ -205,6 +206,20 @@ def test_stored_config_round_trips():
     cfg = make_cfg("arch=seq2seq", "train.epochs=3")
     loaded = load_stored(stored(cfg), "run abc")
     assert OmegaConf.to_container(loaded) == OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_a_config_stored_before_a_key_existed_takes_todays_default():
+    cfg = make_cfg("arch=linear", "compare.folds=2", "search.stackings=[samples]")
+    text = stored(cfg)
+    for line in ("  folds: 2\n", "  - samples\n", "  alphas:\n"):
+        assert line in text
+    old = text.replace("  folds: 2\n", "").replace("  stackings:\n  - samples\n", "")
+    old = re.sub(r"  alphas:\n(  - .*\n)+", "", old)
+    loaded = load_stored(old, "run abc")
+    today = make_cfg("arch=linear")
+    assert loaded.compare.folds == today.compare.folds
+    assert list(loaded.search.stackings) == [loaded.data.stacking]
+    assert list(loaded.arch.alphas) == list(today.arch.alphas)
 
 
 @pytest.mark.parametrize("edit, message", [

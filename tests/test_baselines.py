@@ -11,7 +11,7 @@ from conftest import TINY, make_cfg
 from src.config import UserError, validate
 from src.data.windowed import prepare
 from src.models import ridge, statistical
-from src.pipeline import build_model
+from src.one_run import build_model
 from src.serving.forecaster import Forecaster
 
 STATISTICAL = ["ets", "theta", "arima"]

@@ -365,7 +365,7 @@ def verdict_rows(neural_mean: float, neural_std: float) -> list[dict]:
                  "by 5.0 % ± 8.0 % (within the spread over seeds)"),
 ])
 def test_the_verdict_names_the_best_row_and_the_neural_against_baseline_gap(neural_mean, neural_std, expected):
-    from src.comparison.verdict import sentence
+    from src.report.verdict import sentence
 
     said = sentence(verdict_rows(neural_mean, neural_std), repeats=3)
     leader = ("reshape_head, an LSTM layout, has the lowest test MSE, 0.9 ± 0.02 (mean ± std over 3 fresh seeds)"

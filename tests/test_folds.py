@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_cfg, write_csv
-from src.comparison import backtest
+from src.report import backtest
 from src.config import UserError, validate
 from src.data.folds import fold_bounds, rows_needed
 from src.data.windowed import prepare

@@ -10,7 +10,7 @@ from keras import layers
 
 from conftest import CONF_DIR, make_cfg
 from src.config import register_configs
-from src.pipeline import build_model, count_trainable
+from src.one_run import build_model, count_trainable
 
 # Every approach in conf/arch/, so a new one is one builder and one YAML: each that builds a
 # Keras network gets the shape, safe-mode reload and stacking checks below.

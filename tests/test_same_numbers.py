@@ -12,11 +12,11 @@ from mlflow.models import infer_signature
 from conftest import make_cfg
 from src import evaluation
 from src.data.windowed import prepare
-from src.pipeline import build_model
+from src.one_run import build_model
 from src.serving.forecaster import PREDICT_BATCH, Forecaster
 from src.serving.logged import signature
 from src.train import train
-from src.training import fit
+from src.keras_fit import fit
 
 
 def keras_forecast(network, data, windows: np.ndarray) -> np.ndarray:

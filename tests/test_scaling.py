@@ -9,7 +9,7 @@ from conftest import TINY, make_cfg
 from src.data.windowed import prepare
 from src.data.windows import Split
 from src.evaluation import naive_forecast, predict
-from src.pipeline import build_model
+from src.one_run import build_model
 from src.train import train
 
 SCALINGS = ["global", "window", "revin"]

@@ -416,8 +416,8 @@ def test_the_study_with_the_fewest_trials_goes_next(tmp_path):
     from optuna.trial import create_trial
     from omegaconf import OmegaConf
 
-    from src.search.studies import SetupLock
-    from src.search.worker import WAIT, next_study
+    from src.tuning.studies import SetupLock
+    from src.tuning.worker import WAIT, next_study
 
     search = OmegaConf.create({"storage": None, "journal": str(tmp_path / "journal.log"),
                                "n_trials": 3, "max_failures": 2, "retries": 1})
@@ -446,7 +446,7 @@ def test_the_study_with_the_fewest_trials_goes_next(tmp_path):
 
 
 def test_one_series_per_sample_makes_reshape_head_and_timedistributed_one_network():
-    from src.search import approaches
+    from src.tuning import approaches
 
     def arch_cfg(approach):
         units = ["arch.units=[3,2]"] if approach.arch != "linear" else []
@@ -491,11 +491,12 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
 
 def test_a_study_that_searches_fewer_parameters_is_said(caplog):
     from src.sweep import say_unequal_spaces
+    from src.tuning.space import approach_space
 
-    cfg = make_cfg()
-    say_unequal_spaces(cfg, {"reshape_head": True, "seq2seq": True})
+    lstm = list(approach_space(make_cfg("arch=seq2seq")))
+    say_unequal_spaces({"reshape_head": list(approach_space(make_cfg())), "seq2seq": lstm})
     assert not caplog.records
-    say_unequal_spaces(cfg, {"reshape_head": True, "conv": False})
+    say_unequal_spaces({"seq2seq": lstm, "linear": list(approach_space(make_cfg("arch=linear")))})
     [record] = caplog.records
-    assert record.getMessage().startswith("conv searches fewer parameters than the others "
-                                          "(not depth, units, taper: its config has no arch.units)")
+    assert record.getMessage().startswith("linear searches fewer parameters than the others "
+                                          "(2, not 5: it has no depth, units, taper)")

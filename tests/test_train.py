@@ -15,7 +15,7 @@ from src.data.windowed import prepare
 from src.evaluation import predict
 from src.serving.logged import load_forecaster
 from src.train import train
-from src.training import TrainingDiverged
+from src.keras_fit import TrainingDiverged
 from src.versions import versions
 
 

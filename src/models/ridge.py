@@ -16,7 +16,7 @@ import numpy as np
 
 from src.data.windowed import Split, WindowedData
 from src.models.revin import EPSILON
-from src.training import FitResult
+from src.keras_fit import FitResult
 
 HEAD = "head"  # the Dense layer of src.models.baselines.linear
 INPUTS = {"window": "window-relative", "global": "levels", "revin": "instance-normalised"}

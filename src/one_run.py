@@ -17,11 +17,11 @@ from src.data.windowed import WindowedData
 from src.models import ridge
 from src.models.revin import with_revin
 from src.models.statistical import StatisticalBaseline
-from src.plots import forecast_figure
-from src.search import approaches
+from src.run_figures import forecast_figure
+from src.tuning import approaches
 from src.serving.forecaster import Forecaster
 from src.serving.logged import log_forecaster
-from src.training import fit
+from src.keras_fit import fit
 
 # Keras retraces predict for each new array shape (validation, test, timing); TensorFlow
 # warns about it after a few runs in one process. Expected here, so not shown.
@@ -30,8 +30,9 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 def build_network(arch: DictConfig, input_steps: int, horizon: int, n_series: int) -> keras.Model | StatisticalBaseline:
     """The arch config's builder called with the data's sizes."""
-    if ridge.is_closed_form(arch):  # the penalties are the fit's, not the builder's
-        arch = OmegaConf.masked_copy(arch, [k for k in arch if k != "alphas"])
+    # The searched space is the sweep's, the ridge penalties the fit's: not builder arguments.
+    fit_only = {"space", "alphas"} if ridge.is_closed_form(arch) else {"space"}
+    arch = OmegaConf.masked_copy(arch, [k for k in arch if k not in fit_only])
     return build(arch, input_steps=input_steps, horizon=horizon, n_series=n_series)
 
 

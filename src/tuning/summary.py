@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from src import run_tags, tables
-from src.search import selection
+from src.tuning import selection
 
 COLUMNS = [
     ("approach", "approach", "{}"),

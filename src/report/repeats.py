@@ -12,11 +12,11 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import run_tags, tracking
-from src.comparison.backtest import test_rows
+from src.report.backtest import test_rows
 from src.config import load_stored
 from src.data.windowed import WindowedData, prepare
 from src.overrides import merge_overrides, reproduce_command
-from src.pipeline import fit_and_log
+from src.one_run import fit_and_log
 
 
 def overrides_of(run: pd.Series) -> list[str]:

@@ -136,7 +136,7 @@ class SetupLock:
 
 
 def study_name(search: DictConfig, approach: str) -> str:
-    """`<search.name>-<approach label>` (src.search.approaches.label)."""
+    """`<search.name>-<approach label>` (src.tuning.approaches.label)."""
     return f"{search.name}-{approach}"
 
 

@@ -15,9 +15,9 @@ from src import run_tags as tags
 from src.config import ParamSpec, validate
 from src.data.windowed import WindowedData
 from src.overrides import merge_overrides, reproduce_command
-from src.pipeline import fit_and_log
-from src.search.approaches import Approach
-from src.search.space import suggest_overrides
+from src.one_run import fit_and_log
+from src.tuning.approaches import Approach
+from src.tuning.space import suggest_overrides
 
 
 class PruneOnPlateau(keras.callbacks.Callback):
@@ -50,19 +50,19 @@ class StudyJob:
     """What every trial of one study shares."""
     approach: Approach           # the arch config option and the stacking
     base_units: list[int] | None  # the option's own arch.units; None for baselines
+    space: dict[str, ParamSpec]   # what its trials search (src.tuning.space.approach_space)
     parent_run_id: str
     tags: dict[str, str]
 
 
-def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
-                    space: dict[str, ParamSpec]) -> list[str]:
+def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str]) -> list[str]:
     """The overrides that make this trial's config from the base config."""
-    suggested = suggest_overrides(trial, space, job.base_units)
+    suggested = suggest_overrides(trial, job.space, job.base_units)
     return merge_overrides(base_overrides, [*job.approach.overrides, *suggested])
 
 
 def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
-              space: dict[str, ParamSpec], data_for: Callable[[DictConfig], WindowedData],
+              data_for: Callable[[DictConfig], WindowedData],
               experiment_id: str, callbacks: list[keras.callbacks.Callback] = ()) -> float:
     """Train the trial's config into a child run of the study's parent run and return its
     best validation loss.
@@ -70,7 +70,7 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
     A pruned trial raises optuna.TrialPruned and its run ends KILLED; any other exception
     ends the run FAILED and propagates, as does KeyboardInterrupt (run KILLED).
     """
-    overrides = trial_overrides(trial, job, base_overrides, space)
+    overrides = trial_overrides(trial, job, base_overrides)
     cfg = compose("config", overrides=overrides)
     validate(cfg)
     cfg.train.verbose = 0  # the sweep prints one line per trial instead

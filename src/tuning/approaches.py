@@ -56,7 +56,7 @@ def same_network(a: DictConfig, b: DictConfig, stacking: str, shape: dict[str, i
     shapes in the same order, and the same outputs once b holds a's weights."""
     import keras
 
-    from src.pipeline import build_network
+    from src.one_run import build_network
 
     series = 1 if stacking == "samples" else shape["n_series"]
     sizes = (shape["input_steps"], shape["horizon"], series)

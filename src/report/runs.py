@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from src import run_tags
 from src.config import UserError
-from src.search import selection
+from src.tuning import selection
 from src.tracking import SQLITE_PREFIX, resolve_uri
 
 REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
@@ -56,7 +56,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
         raise UserError(f"no MLflow experiment '{tracking.experiment}' in {uri}; "
                         f"experiments there: {names}")
     runs = mlflow.search_runs([experiment.experiment_id], filter_string=run_tags.match(sweep=sweep))
-    # Rows are keyed by approach (arch and stacking, src.search.approaches.label); runs
+    # Rows are keyed by approach (arch and stacking, src.tuning.approaches.label); runs
     # logged before that tag existed have only their arch.
     runs["tags.approach"] = tag(runs, "approach").fillna(tag(runs, "arch"))
     if runs.empty or not ((tag(runs, "role") == "trial") & tag(runs, "trial_state").isin(FINISHED)).any():
@@ -133,7 +133,7 @@ def _outcomes(group: pd.DataFrame) -> list[selection.Outcome]:
 
 
 def best_trials(sweep: SweepRuns) -> dict[str, pd.Series]:
-    """Each approach's selected trial (src.search.selection), the one the sweep's table shows."""
+    """Each approach's selected trial (src.tuning.selection), the one the sweep's table shows."""
     n_trials, best = targets(sweep), {}
     for arch, group in sweep.trials.groupby("tags.approach", sort=False):
         chosen = selection.selected(_outcomes(group), n_trials.get(arch, len(group)))

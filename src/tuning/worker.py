@@ -25,10 +25,10 @@ from optuna.trial import TrialState
 from src import run_tags
 from src.config import register_configs
 from src.overrides import merge_overrides
-from src.search import studies
-from src.search.approaches import Approach
-from src.search.space import parse_space
-from src.search.trial import StudyJob, run_trial
+from src.tuning import studies
+from src.tuning.approaches import Approach
+from src.tuning.space import approach_space
+from src.tuning.trial import StudyJob, run_trial
 from src.services import describe_unavailable, is_unavailable
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ EXIT_INTERRUPTED = 130  # Ctrl+C: its trial was marked failed and its run closed
 EXIT_RECYCLE = 75  # ran its share of trials and more are left: the coordinator starts a fresh one
 # Imported once by the server that forks worker processes (src.sweep.worker_context), so a
 # fresh process per trial pays none of it; missing optional ones are skipped.
-PRELOAD = ["src.search.worker", "src.pipeline", "src.plots", "src.tracking", "matplotlib.pyplot",
+PRELOAD = ["src.tuning.worker", "src.one_run", "src.run_figures", "src.tracking", "matplotlib.pyplot",
            "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store",
            "alembic.migration", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
            "optuna.storages.journal", "psycopg"]
@@ -130,9 +130,9 @@ def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob
     for approach in spec.approaches:
         study = studies.open_study(cfg.search, storage, approach.label,
                                    seed_offset=_seed_offset(spec, storage, cfg, approach.label))
-        arch_cfg = compose("config", overrides=merge_overrides(spec.overrides, approach.overrides))
-        units = list(arch_cfg.arch.units) if "units" in arch_cfg.arch else None
-        job = StudyJob(approach=approach, base_units=units,
+        approach_cfg = compose("config", overrides=merge_overrides(spec.overrides, approach.overrides))
+        units = list(approach_cfg.arch.units) if "units" in approach_cfg.arch else None
+        job = StudyJob(approach=approach, base_units=units, space=approach_space(approach_cfg),
                        parent_run_id=study.user_attrs["mlflow_parent_run_id"],
                        tags={run_tags.SWEEP: cfg.search.name, run_tags.STUDY: study.study_name})
         jobs.append((job, study))
@@ -226,7 +226,6 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
     experiment_id = tracking.use_experiment(cfg.tracking)
     storage = studies.open_storage(cfg.search)
     jobs = load_jobs(cfg, storage, spec)
-    space = parse_space(cfg.search.space)
     lock = studies.SetupLock(cfg.search)
     data_cache: dict[str, Any] = {}
 
@@ -248,7 +247,7 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
         job, study = picked
         start = time.perf_counter()
         event = run_one(job, study, spec, events, lambda trial: run_trial(
-            trial, job, spec.overrides, space, data_for, experiment_id,
+            trial, job, spec.overrides, data_for, experiment_id,
             callbacks=[StopOnInterrupt(interrupt)]))
         event["seconds"] = time.perf_counter() - start
         events.put(event)

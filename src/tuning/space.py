@@ -13,24 +13,25 @@ TYPES = ("int", "float", "categorical")
 _ABSENT = object()
 
 
-def parse_space(space: DictConfig) -> dict[str, ParamSpec]:
-    """Each `search.space` entry as a ParamSpec; an unknown field or a wrong type is a
-    UserError naming the entry."""
+def parse_space(space: DictConfig, where: str = "search.space") -> dict[str, ParamSpec]:
+    """Each entry of a space (search.space, or an arch's own arch.space) as a ParamSpec; an
+    unknown field or a wrong type is a UserError naming the entry."""
     specs = {}
     for name, raw in space.items():
         try:
             specs[str(name)] = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ParamSpec), raw))
         except OmegaConfBaseException as err:
-            raise UserError(f"search.space.{name}: {str(err).splitlines()[0]}") from None
+            raise UserError(f"{where}.{name}: {str(err).splitlines()[0]}") from None
     return specs
 
 
-def check_space(space: DictConfig, cfg: DictConfig) -> dict[str, ParamSpec]:
+def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space") -> dict[str, ParamSpec]:
     """The parsed space, or a UserError naming the first bad entry: unknown parameter or
     type, a config key that does not exist, low > high, a log scale through zero, no choices."""
-    specs = parse_space(space)
+    specs = parse_space(space, where)
+    prefix = where
     for name, spec in specs.items():
-        where = f"search.space.{name}"
+        where = f"{prefix}.{name}"
         if spec.type not in TYPES:
             raise UserError(f"{where}.type must be one of {', '.join(TYPES)}; got '{spec.type}'")
         if spec.key is None and name not in SHAPE_PARAMS:
@@ -53,14 +54,18 @@ def check_space(space: DictConfig, cfg: DictConfig) -> dict[str, ParamSpec]:
     for name in ("depth", "units"):
         spec = specs.get(name)
         if spec is not None and spec.type != "categorical" and spec.low < 1:
-            raise UserError(f"search.space.{name}: low must be at least 1")
+            raise UserError(f"{prefix}.{name}: low must be at least 1")
     return specs
 
 
-def searched(space: dict[str, ParamSpec], has_units: bool) -> list[str]:
-    """The parameters a study of an arch actually searches: depth, units and taper only
-    where its config has arch.units."""
-    return [name for name, spec in space.items() if spec.key is not None or has_units]
+def approach_space(cfg: DictConfig) -> dict[str, ParamSpec]:
+    """What a study of cfg.arch searches: the entries of search.space that apply to it
+    (depth, units and taper only where its config has arch.units), then the arch's own
+    arch.space (checked; an entry there replaces a search.space entry of the same name)."""
+    has_units = "units" in cfg.arch
+    shared = {name: spec for name, spec in parse_space(cfg.search.space).items()
+              if spec.key is not None or has_units}
+    return {**shared, **check_space(cfg.arch.get("space") or {}, cfg, where="arch.space")}
 
 
 def _suggest(trial, name: str, spec: ParamSpec) -> Any:
