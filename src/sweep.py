@@ -254,16 +254,31 @@ class SweepFailed(RuntimeError):
     one left short by a worker that died (rerun to finish it)."""
 
 
+# Imported once by the server that forks worker processes (worker_context below), so a
+# fresh process per trial pays none of it; missing optional ones are skipped.
+PRELOAD = ["src.tuning.worker", "src.one_run", "src.run_figures", "src.tracking", "matplotlib.pyplot",
+           "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store",
+           "alembic.migration", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
+           "optuna.storages.journal", "psycopg"]
+
+
 def worker_context():
     """Worker processes fork from a server that has imported TensorFlow, MLflow and
     Optuna once, so a fresh process per trial starts in milliseconds, not seconds.
     Fresh processes are what keep a long sweep's memory flat: TensorFlow keeps memory
     from every model it has compiled, `clear_session` or not."""
-    from src.tuning.worker import PRELOAD
-
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+def start_worker_server() -> None:
+    """Start the workers' server now, once the input is checked: its imports (seconds of
+    TensorFlow) then overlap the coordinator's own and the set-up before the first trial."""
+    from multiprocessing import forkserver
+
+    worker_context()
+    forkserver.ensure_running()
 
 
 def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
@@ -431,11 +446,12 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     after the table when a study has no finished trial or was left short."""
     import optuna
 
+    check_sweep(cfg, overrides)
+    data = prepare(cfg.data)
+    start_worker_server()
     from src import tracking
     from src.tuning.summary import format_table
 
-    check_sweep(cfg, overrides)
-    data = prepare(cfg.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         experiment_id = tracking.use_experiment(cfg.tracking)  # creates the store once, here

@@ -35,12 +35,6 @@ log = logging.getLogger(__name__)
 EXIT_SERVICE_LOST = 3
 EXIT_INTERRUPTED = 130  # Ctrl+C: its trial was marked failed and its run closed
 EXIT_RECYCLE = 75  # ran its share of trials and more are left: the coordinator starts a fresh one
-# Imported once by the server that forks worker processes (src.sweep.worker_context), so a
-# fresh process per trial pays none of it; missing optional ones are skipped.
-PRELOAD = ["src.tuning.worker", "src.one_run", "src.run_figures", "src.tracking", "matplotlib.pyplot",
-           "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store",
-           "alembic.migration", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
-           "optuna.storages.journal", "psycopg"]
 WAIT_SECONDS = 2.0  # between looks at other workers' running trials, once nothing is left to claim
 
 
