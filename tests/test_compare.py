@@ -19,6 +19,8 @@ FAST = ["data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "sear
         "search.space.units.high=4", "search.space.depth.high=1", "search/space=default"]
 
 
+pytestmark = pytest.mark.xdist_group("compare")  # one worker builds the module's sweep once
+
 def call(fn, overrides):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         return fn(compose("config", overrides=overrides), *([overrides] if fn is sweep else []))

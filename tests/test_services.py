@@ -22,7 +22,7 @@ from conftest import ROOT, run_cli
 from src.config import UserError
 from test_sweep import fast_rerun, run_sweep
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
 
 SCRIPT = ROOT / "scripts" / "services.sh"
 # Short, for the tests about dead workers and lost servers: a silent trial is failed after 4 s.

@@ -27,7 +27,7 @@ from src.evaluation import predict
 from src.forecast import forecast
 from src.train import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving")]
 
 # (arch, scaling, stacking): every approach, every scaling, both stackings.
 CASES = [("reshape_head", "window", "channels"), ("timedistributed", "window", "channels"),
