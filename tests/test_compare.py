@@ -21,6 +21,7 @@ FAST = ["data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "sear
 
 pytestmark = pytest.mark.xdist_group("compare")  # one worker builds the module's sweep once
 
+
 def call(fn, overrides):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         return fn(compose("config", overrides=overrides), *([overrides] if fn is sweep else []))
