@@ -4,6 +4,7 @@ import argparse
 import gc
 import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -150,6 +151,11 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
             task(cfg)
         except UserError as err:
             fail(str(err))
+        except Exception:  # noqa: BLE001 - a bug or a service: the traceback, redacted
+            # Instead of Hydra's report, which starts with the command-line overrides as
+            # given, a database password included.
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+            sys.exit(1)
 
     try:
         _main()

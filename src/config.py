@@ -298,6 +298,11 @@ def current_defaults(arch: str | None, data: str) -> DictConfig:
         return compose("config", overrides=overrides)
 
 
+# Stored nodes that replace today's instead of merging into it: a `_target_` call (another
+# sampler takes other arguments) and the searched spaces (an entry left out was not searched).
+REPLACED_WHOLE = ("data.source", "search.sampler", "search.pruner", "search.space", "arch.space")
+
+
 def load_stored(text: str, where: str) -> DictConfig:
     """A config read back from a tracking store, which others may write: plain YAML data
     (no interpolation, so no resolver runs), typed by the schemas, every `_target_` allowed.
@@ -321,6 +326,10 @@ def load_stored(text: str, where: str) -> DictConfig:
                            "synthetic" if "n_series" in data["data"] else "csv")
     if cfg.arch.name != data["arch"].get("name"):  # an arch this tree has no YAML for
         cfg.arch = OmegaConf.create({})
+    for key in REPLACED_WHOLE:  # the stored one as it is, without today's entries mixed in
+        if OmegaConf.select(OmegaConf.create(data), key) is not None:
+            OmegaConf.update(cfg, key, {}, merge=False)
+            OmegaConf.set_struct(OmegaConf.select(cfg, key), False)  # to take the stored keys
     try:
         cfg = OmegaConf.merge(cfg, data)
     except OmegaConfBaseException as err:

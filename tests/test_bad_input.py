@@ -2,7 +2,10 @@
 (exit code 2 from the CLI), and nothing is created. The README's bad-input table lists them."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import optuna
@@ -10,7 +13,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import make_cfg, run_cli, write_csv
+from conftest import ROOT, make_cfg, run_cli, write_csv
 from src import services
 from src.cli import precompose
 from src.config import UserError, build, load_stored, validate
@@ -222,6 +225,13 @@ def test_a_config_stored_before_a_key_existed_takes_todays_default():
     assert list(loaded.arch.alphas) == list(today.arch.alphas)
 
 
+def test_a_stored_sampler_and_space_are_taken_whole_not_mixed_with_todays():
+    cfg = make_cfg("search/space=none", "search.sampler._target_=optuna.samplers.RandomSampler",
+                   "~search.sampler.n_startup_trials")
+    loaded = load_stored(stored(cfg), "run abc")
+    assert loaded.search.space == {} and "n_startup_trials" not in loaded.search.sampler
+
+
 @pytest.mark.parametrize("edit, message", [
     (("src.data.sources.synthetic", "shutil.copyfile"),
      "run abc: data.source._target_: 'shutil.copyfile' is not allowed"),
@@ -285,3 +295,18 @@ def test_a_corrupt_journal_record_in_the_middle_is_named(tmp_path):
         studies.open_storage(search)
     assert json.loads(lines[0])  # the file is left as it was
     assert path.read_bytes() == b"".join(lines)
+
+
+def test_an_unexpected_error_prints_its_traceback_without_the_password(tmp_path):
+    """Hydra's own report of an exception starts with the command line's overrides, a
+    database password included; the CLI prints the redacted traceback instead."""
+    code = ("import sys\nfrom src.cli import run_app\n"
+            "def task(cfg):\n    raise RuntimeError('lost ' + cfg.search.storage)\n"
+            "run_app(task, 'config')\n")
+    script = tmp_path / "app.py"
+    script.write_text(code)
+    result = subprocess.run([sys.executable, str(script), "search.storage=postgresql://u:s3cret@127.0.0.1/db"],
+                            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1
+    assert "RuntimeError: lost postgresql://u:***@127.0.0.1/db" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout

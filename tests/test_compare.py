@@ -27,7 +27,7 @@ def call(fn, overrides):
         return fn(compose("config", overrides=overrides), *([overrides] if fn is sweep else []))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
 def swept(tmp_path_factory):
     """A sweep of reshape_head (3 finished trials) and linear (2, closed form: deterministic),
     with the naive and theta (statistical) baselines."""

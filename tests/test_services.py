@@ -81,7 +81,7 @@ class Services:
         return f"http://127.0.0.1:{self.mlflow_port}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
 def services():
     started = Services()
     started.script("start")
@@ -170,7 +170,7 @@ def test_sweeps_started_together_on_two_machines_share_studies_and_baselines(ser
                  f"search.journal={tmp_path}/machine{i}/journal.log"] for i in range(2)]
     procs = [_popen(args) for args in commands]
     outputs = [proc.communicate(timeout=300)[0] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert [proc.returncode for proc in procs] == [0, 0], "\n".join(outputs)
     study = _study(services, name)
     _assert_consistent(study, 4, services.tracking, name, workers=2)
     client = MlflowClient(tracking_uri=services.tracking)

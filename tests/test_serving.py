@@ -45,7 +45,7 @@ class KeepModel(keras.callbacks.Callback):
         self.network = self.model
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
 def trained(tmp_path_factory):
     """One run per case; the pipeline's own test forecasts of a few windows."""
     tmp = tmp_path_factory.mktemp("serving")
@@ -121,7 +121,7 @@ def test_a_logged_model_holds_no_pickle(trained):
         assert [c["name"] for c in json.loads(signature["inputs"])] == case["series"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
 def champion(trained):
     """The first case registered as the champion of a sweep named `s`, and a CSV of the
     same series with a date column."""

@@ -489,6 +489,17 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
     assert {"reshape_head-samples", "seq2seq-samples", "seq2seq", "naive"} <= set(notes)
 
 
+def test_a_worker_stops_for_ctrl_c_between_batches_not_inside_whatever_it_was_doing():
+    """The handler only records the request (raising from it could cut a database commit
+    short); the training loop and the claim loop act on it."""
+    from src.tuning.worker import Interrupt
+
+    interrupt = Interrupt()
+    interrupt.handle(signal.SIGINT, None)  # returns: whatever ran goes on to a safe point
+    with pytest.raises(KeyboardInterrupt):
+        interrupt.check()
+
+
 def test_a_study_that_searches_fewer_parameters_is_said(caplog):
     from src.sweep import say_unequal_spaces
     from src.tuning.space import approach_space

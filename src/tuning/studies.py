@@ -75,7 +75,9 @@ def open_storage(search: DictConfig) -> optuna.storages.BaseStorage:
         repair_journal(path)
         backend = optuna.storages.journal.JournalFileBackend(str(path))
         return optuna.storages.JournalStorage(backend)
-    with known_warnings_ignored():
+    # Under the set-up lock: two sweeps started together on a fresh database would both
+    # create Optuna's tables, and PostgreSQL refuses the second CREATE TYPE.
+    with known_warnings_ignored(), SetupLock(search).held():
         retry = RetryHeartbeatStaleTrialCallback(max_retry=search.retries)
         return optuna.storages.RDBStorage(
             search.storage,

@@ -66,19 +66,17 @@ def set_threads(threads: int) -> None:
 
 
 class Interrupt:
-    """Ctrl+C in a worker. The first SIGINT raises KeyboardInterrupt and is remembered:
-    should the exception land somewhere that swallows it (a garbage-collector callback),
-    the training loop and the claim loop still see `requested` and stop. Repeats, such as
-    the coordinator passing on the Ctrl+C the terminal gave every process, are ignored so
-    they cannot cut the clean-up short (trial marked failed, run closed)."""
+    """Ctrl+C in a worker, acted on where stopping is safe: between batches and epochs, and
+    before each trial. Raising from the signal handler itself could land inside a database
+    write (an SQLite commit cut short leaves the store locked for the run's own clean-up);
+    so the handler only records the request. Repeats, such as the coordinator passing on
+    the Ctrl+C the terminal gave every process, change nothing."""
 
     def __init__(self):
         self.requested = False
 
     def handle(self, signum, frame):
-        if not self.requested:
-            self.requested = True
-            raise KeyboardInterrupt
+        self.requested = True
 
     def check(self) -> None:
         if self.requested:
@@ -89,6 +87,9 @@ class StopOnInterrupt(keras.callbacks.Callback):
     def __init__(self, interrupt: Interrupt):
         super().__init__()
         self.interrupt = interrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.interrupt.check()
 
     def on_epoch_end(self, epoch, logs=None):
         self.interrupt.check()
@@ -240,9 +241,12 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
             continue
         job, study = picked
         start = time.perf_counter()
-        event = run_one(job, study, spec, events, lambda trial: run_trial(
-            trial, job, spec.overrides, data_for, experiment_id,
-            callbacks=[StopOnInterrupt(interrupt)]))
+        def run(trial):
+            interrupt.check()  # a Ctrl+C while the trial was claimed
+            return run_trial(trial, job, spec.overrides, data_for, experiment_id,
+                             callbacks=[StopOnInterrupt(interrupt)])
+
+        event = run_one(job, study, spec, events, run)
         event["seconds"] = time.perf_counter() - start
         events.put(event)
         ran += 1
