@@ -25,7 +25,6 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
-APPROACHES = ("reshape_head", "timedistributed", "seq2seq")
 
 
 # --- training speed ---------------------------------------------------------------
@@ -84,17 +83,17 @@ def _speed_overrides(arch: str, epochs: int, store: list[str]) -> list[str]:
 
 def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
     """Per approach, alternately: plain Keras, the project's default path with MLflow
-    tracking, the same without XLA, and (reshape_head) without tracking."""
+    tracking, the same without XLA, and (the first approach) without tracking."""
     import keras
 
     from src.one_run import build_model
 
     rows = []
-    for arch in APPROACHES:
+    for arch in bench.approaches:
         base = _speed_overrides(arch, bench.epochs, store)
         short = _speed_overrides(arch, bench.ablation_epochs, store)  # reported per warm epoch only
         variants = {"plain": None, "project": base, "project_no_xla": [*short, "train.jit_compile=false"]}
-        if arch == "reshape_head":
+        if arch == bench.approaches[0]:
             variants["project_untracked"] = short
         runs = {name: [] for name in variants}
         data = _seed_data(compose(base))
@@ -208,8 +207,8 @@ def report(results: dict) -> str:
              f"Medians over {results['settings']['repeats']} repeats; {results['settings']['epochs']}-epoch runs "
              f"at the seed's sizes (1200 windows, 40 in, 10 out, 2 series, widths [12, 12, 6], batch 32).", ""]
     speed = results["training"]
-    reshape = next(r for r in speed if r["approach"] == "reshape_head")
-    lines += ["**1. Tracking overhead** (reshape_head, seconds per warm epoch; target: project with "
+    reshape = speed[0]
+    lines += [f"**1. Tracking overhead** ({reshape['approach']}, seconds per warm epoch; target: project with "
               "MLflow at most 1.05 × plain Keras)", "",
               format_table([
                   {"what": "plain Keras, as the seed", "s": reshape["plain_epoch_s"], "x": 1.0},

@@ -157,6 +157,7 @@ class CompareConfig:
 
 @dataclass
 class BenchConfig:
+    approaches: list[str] = MISSING
     repeats: int = MISSING
     epochs: int = MISSING
     ablation_epochs: int = MISSING
@@ -472,6 +473,9 @@ def validate(cfg: DictConfig) -> None:
              f"(they must sum to under 1): use fewer folds or a smaller data.test_fraction")
     _positive(cfg.compare, "compare", ("forecast_windows",))
     _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.type is int))
+    recurrent = ("reshape_head", "timedistributed", "seq2seq")
+    _require(len(cfg.bench.approaches) > 0 and set(cfg.bench.approaches) <= set(recurrent),
+             f"bench.approaches must name some of {', '.join(recurrent)}; got {list(cfg.bench.approaches)}")
     if "units" in cfg.arch:
         units = list(cfg.arch.units)
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")
