@@ -178,6 +178,7 @@ def test_two_workers_share_a_study(tmp_path, sweep_args, capsys):
     assert re.search(rf"\| linear .*\| \d/\d/0{re.escape(extra)} +\|", capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_one_process_per_worker_when_asked(tmp_path, sweep_args):
     run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=3",
                "search.trials_per_process=null", "train.epochs=1"])
