@@ -463,7 +463,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
         opened = open_studies(cfg, storage, experiment_id, data.fingerprint, planned, same)
         baselines, failed_workers = {}, []
         try:
-            # Under the claims lock: sweeps started together on several machines train
+            # Under the set-up lock: sweeps started together on several machines train
             # each baseline once, and the others reuse its run.
             with studies.SetupLock(cfg.search).held():
                 baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
