@@ -25,12 +25,14 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # Exactly the lock's versions (sync also removes what the lock no longer lists), then the
-# project itself without dependencies. uv installs several times faster than pip, which
-# stays the fallback where uv cannot be installed.
+# project itself without dependencies. Compiled to bytecode at install, as pip does: uv does
+# not by default, and where PYTHONDONTWRITEBYTECODE is set every process would compile
+# TensorFlow's and MLflow's sources again on import. uv installs several times faster than
+# pip, which stays the fallback where uv cannot be installed.
 $(STAMP): $(LOCK) pyproject.toml
 	python3 -m venv $(VENV)
 	if $(PY) -m pip install --quiet uv==$(UV_VERSION); then \
-	  $(UV) pip sync --quiet --python $(PY) --require-hashes $(LOCK) && \
+	  $(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes $(LOCK) && \
 	  $(UV) pip install --quiet --python $(PY) --no-deps -e .; \
 	else \
 	  echo "uv could not be installed: installing the lock with pip" >&2 && \

@@ -10,7 +10,7 @@ from conftest import run_cli
 TINY_BENCH = ["bench.approaches=[reshape_head]", "bench.repeats=1", "bench.epochs=2", "bench.ablation_epochs=2", "bench.sweep_windows=200",
               "bench.throughput_trials=2", "bench.throughput_epochs=1", "bench.pruning_trials=2",
               "bench.pruning_epochs=2", "bench.memory_trials=2", "bench.baseline=null",
-              "bench.default_sweep=false", "search.space.depth.high=1"]
+              "bench.default_sweep=false"]
 
 
 @pytest.mark.slow
