@@ -84,6 +84,11 @@ class Interrupt:
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
+    # Only reads a flag: Keras may call its batch hook from its own thread, so training does
+    # not wait for each step's logs (a KeyboardInterrupt raised there reaches the training
+    # loop at its next step).
+    async_safe = True
+
     def __init__(self, interrupt: Interrupt):
         super().__init__()
         self.interrupt = interrupt
