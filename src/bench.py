@@ -269,6 +269,21 @@ def machine() -> dict:
             "gpu": ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)}
 
 
+def check_approaches(compose, approaches: list[str]) -> None:
+    """UserError unless each of `bench.approaches` is a conf/arch/ option with recurrent layers
+    (arch.units): the training-speed rows time LSTM stacks against the seed's plain Keras."""
+    from src.config import CONF_DIR, UserError
+
+    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+    if not approaches:
+        raise UserError("bench.approaches needs at least one approach, e.g. [reshape_head]")
+    for arch in approaches:
+        if arch not in known:
+            raise UserError(f"bench.approaches: unknown arch '{arch}'; available: {', '.join(known)}")
+        if "units" not in compose([f"arch={arch}"]).arch:
+            raise UserError(f"bench.approaches: {arch} has no recurrent layers (arch.units) to time")
+
+
 def bench(cfg: DictConfig) -> dict:
     from hydra import compose as hydra_compose
 
@@ -276,6 +291,8 @@ def bench(cfg: DictConfig) -> dict:
 
     def compose(overrides):
         return hydra_compose("config", overrides=list(overrides))
+
+    check_approaches(compose, list(b.approaches))
 
     out = Path(b.out_dir)
     out.mkdir(parents=True, exist_ok=True)

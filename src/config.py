@@ -327,8 +327,9 @@ def load_stored(text: str, where: str) -> DictConfig:
                            "synthetic" if "n_series" in data["data"] else "csv")
     if cfg.arch.name != data["arch"].get("name"):  # an arch this tree has no YAML for
         cfg.arch = OmegaConf.create({})
+    stored = OmegaConf.create(data)
     for key in REPLACED_WHOLE:  # the stored one as it is, without today's entries mixed in
-        if OmegaConf.select(OmegaConf.create(data), key) is not None:
+        if OmegaConf.select(stored, key) is not None:
             OmegaConf.update(cfg, key, {}, merge=False)
             OmegaConf.set_struct(OmegaConf.select(cfg, key), False)  # to take the stored keys
     try:
@@ -473,9 +474,6 @@ def validate(cfg: DictConfig) -> None:
              f"(they must sum to under 1): use fewer folds or a smaller data.test_fraction")
     _positive(cfg.compare, "compare", ("forecast_windows",))
     _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.type is int))
-    recurrent = ("reshape_head", "timedistributed", "seq2seq")
-    _require(len(cfg.bench.approaches) > 0 and set(cfg.bench.approaches) <= set(recurrent),
-             f"bench.approaches must name some of {', '.join(recurrent)}; got {list(cfg.bench.approaches)}")
     if "units" in cfg.arch:
         units = list(cfg.arch.units)
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")

@@ -70,15 +70,11 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[a
 
     from src.overrides import merge_overrides
 
-    def full_cfg(approach):
-        return compose("config", overrides=merge_overrides(overrides, approach.overrides))
-
-    def arch_cfg(approach):
-        return full_cfg(approach).arch
-
+    every = approaches.every(cfg.search)
+    composed = {a: compose("config", overrides=merge_overrides(overrides, a.overrides)) for a in every}
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
-    planned, same = approaches.plan(approaches.every(cfg.search), arch_cfg, shape)
-    say_unequal_spaces({a.label: list(approach_space(full_cfg(a))) for a in planned})
+    planned, same = approaches.plan(every, lambda a: composed[a].arch, shape)
+    say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned})
     return planned, same
 
 

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import make_cfg, run_cli
+from src.bench import check_approaches
+from src.config import UserError
 
 TINY_BENCH = ["bench.approaches=[reshape_head]", "bench.repeats=1", "bench.epochs=2", "bench.ablation_epochs=2", "bench.sweep_windows=200",
               "bench.throughput_trials=2", "bench.throughput_epochs=1", "bench.pruning_trials=2",
@@ -27,3 +29,14 @@ def test_bench_runs_every_part_and_reports_each(tmp_path):
                     "**4. Pruning**", "**5. Memory**"):
         assert heading in table
     assert table.strip() in result.stdout
+
+
+@pytest.mark.parametrize("approaches, message", [
+    ([], "needs at least one approach"),
+    (["transformer"], "unknown arch 'transformer'"),
+    (["ets"], "ets has no recurrent layers"),
+])
+def test_bench_approaches_are_checked_before_anything_runs(approaches, message):
+    check_approaches(lambda overrides: make_cfg(*overrides), ["reshape_head", "seq2seq"])
+    with pytest.raises(UserError, match=message):
+        check_approaches(lambda overrides: make_cfg(*overrides), approaches)

@@ -29,32 +29,31 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
     """The parsed space, or a UserError naming the first bad entry: unknown parameter or
     type, a config key that does not exist, low > high, a log scale through zero, no choices."""
     specs = parse_space(space, where)
-    prefix = where
     for name, spec in specs.items():
-        where = f"{prefix}.{name}"
+        entry = f"{where}.{name}"
         if spec.type not in TYPES:
-            raise UserError(f"{where}.type must be one of {', '.join(TYPES)}; got '{spec.type}'")
+            raise UserError(f"{entry}.type must be one of {', '.join(TYPES)}; got '{spec.type}'")
         if spec.key is None and name not in SHAPE_PARAMS:
-            raise UserError(f"{where}: unknown parameter; {', '.join(SHAPE_PARAMS)} shape "
+            raise UserError(f"{entry}: unknown parameter; {', '.join(SHAPE_PARAMS)} shape "
                             f"arch.units, any other needs key: <config key> (e.g. train.learning_rate)")
         if spec.key is not None and OmegaConf.select(cfg, spec.key, default=_ABSENT) is _ABSENT:
-            raise UserError(f"{where}.key: no config key '{spec.key}' to set")
+            raise UserError(f"{entry}.key: no config key '{spec.key}' to set")
         if spec.type == "categorical":
             if not spec.choices:
-                raise UserError(f"{where}: a categorical parameter needs a non-empty list of choices")
+                raise UserError(f"{entry}: a categorical parameter needs a non-empty list of choices")
             continue
         if spec.low is None or spec.high is None:
-            raise UserError(f"{where}: an {spec.type} parameter needs low and high")
+            raise UserError(f"{entry}: an {spec.type} parameter needs low and high")
         if spec.low > spec.high:
-            raise UserError(f"{where}: low ({spec.low}) is greater than high ({spec.high})")
+            raise UserError(f"{entry}: low ({spec.low}) is greater than high ({spec.high})")
         if spec.log and spec.low <= 0:
-            raise UserError(f"{where}: a log scale needs low > 0, got {spec.low}")
+            raise UserError(f"{entry}: a log scale needs low > 0, got {spec.low}")
         if spec.type == "int" and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
-            raise UserError(f"{where}: an int parameter needs integer low and high")
+            raise UserError(f"{entry}: an int parameter needs integer low and high")
     for name in ("depth", "units"):
         spec = specs.get(name)
         if spec is not None and spec.type != "categorical" and spec.low < 1:
-            raise UserError(f"{prefix}.{name}: low must be at least 1")
+            raise UserError(f"{where}.{name}: low must be at least 1")
     return specs
 
 
