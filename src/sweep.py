@@ -250,21 +250,13 @@ class SweepFailed(RuntimeError):
     one left short by a worker that died (rerun to finish it)."""
 
 
-# Imported once by the server that forks worker processes (worker_context below), so a
-# fresh process per trial pays none of it; missing optional ones are skipped.
-PRELOAD = ["src.tuning.worker", "src.one_run", "src.run_figures", "src.tracking", "matplotlib.pyplot",
-           "mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store",
-           "alembic.migration", "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql",
-           "optuna.storages.journal", "psycopg"]
-
-
 def worker_context():
     """Worker processes fork from a server that has imported TensorFlow, MLflow and
     Optuna once, so a fresh process per trial starts in milliseconds, not seconds.
     Fresh processes are what keep a long sweep's memory flat: TensorFlow keeps memory
     from every model it has compiled, `clear_session` or not."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
+    context.set_forkserver_preload(["src.tuning.preload"])
     return context
 
 

@@ -34,6 +34,11 @@ def _shipped_code(folder: Path) -> Path:
     return package
 
 
+def requirement_pins() -> list[str]:
+    """REQUIREMENTS at the versions installed here, which trained the model."""
+    return [f"{name}=={version(name)}" for name in REQUIREMENTS]
+
+
 def signature(forecaster: Forecaster) -> ModelSignature:
     """In and out: one double column per series (what inferring it from a history and its
     forecast gives, without running the network for it)."""
@@ -54,7 +59,7 @@ def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
             code_paths=[str(_shipped_code(Path(tmp) / "code"))],
             signature=signature(forecaster),
             input_example=example,
-            pip_requirements=[f"{name}=={version(name)}" for name in REQUIREMENTS],
+            pip_requirements=requirement_pins(),
         )
     uri = f"models:/{info.model_id}"
     mlflow.set_tag(MODEL_URI_TAG, uri)

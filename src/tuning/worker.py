@@ -6,6 +6,7 @@ runs through Optuna's Study.optimize.
 """
 
 import contextlib
+import gc
 import logging
 import os
 import resource
@@ -223,6 +224,7 @@ def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) 
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data.windowed import prepare
 
+    gc.freeze()  # as in src.train: the imported modules out of every collection's scan
     experiment_id = tracking.use_experiment(cfg.tracking)
     storage = studies.open_storage(cfg.search)
     jobs = load_jobs(cfg, storage, spec)
