@@ -13,7 +13,7 @@ UPGRADE ?= --upgrade
 LOCK_FLAGS := --extra dev --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock'
 ARGS ?=
-WORKERS ?= 1
+WORKERS ?=
 PORT ?= 5000
 SERVE_PORT ?= 5002
 MODEL ?= models:/many2many-sweep@champion
@@ -49,11 +49,11 @@ lock: ## refresh requirements.lock to the newest versions allowed (UPGRADE= keep
 	$(PY) -m pip install --quiet uv==$(UV_VERSION)
 	$(UV) pip compile --quiet $(UPGRADE) $(LOCK_FLAGS) pyproject.toml -o $(LOCK)
 
-sweep: setup ## the main job: an Optuna study per approach, baselines, one table (WORKERS=2)
-	$(PY) -m src.sweep search.workers=$(WORKERS) $(ARGS)
+sweep: setup ## the main job: an Optuna study per approach, baselines, one table (WORKERS=1)
+	$(PY) -m src.sweep $(if $(WORKERS),search.workers=$(WORKERS)) $(ARGS)
 
 sweep-quick: setup ## the same sweep shrunk to about a minute
-	$(PY) -m src.sweep experiment=sweep_quick search.workers=$(WORKERS) $(ARGS)
+	$(PY) -m src.sweep experiment=sweep_quick $(if $(WORKERS),search.workers=$(WORKERS)) $(ARGS)
 
 compare: setup ## report on the sweep: table, repeats over seeds, plots (experiments/reports/)
 	$(PY) -m src.compare $(ARGS)

@@ -137,7 +137,7 @@ def _sweep(compose, overrides: list[str]) -> tuple[float, object]:
 def _sweep_args(tmp: Path, name: str, bench: DictConfig) -> list[str]:
     return [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
             "tracking.experiment=bench", f"search.journal={tmp}/{name}.journal", f"search.name={name}",
-            "search.archs=[reshape_head]", "search.baselines=[]", "tracking.log_model=false",
+            "search.archs=[reshape_head]", "search.baselines=[]", "tracking.log_model=false", "search.workers=1",
             f"data.n_windows={bench.sweep_windows}", "search.space.units.high=32"]
 
 

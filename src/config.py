@@ -129,7 +129,7 @@ class SearchConfig:
     baselines: list[str] = MISSING
     stackings: list[str] = MISSING
     n_trials: int = MISSING
-    workers: int = MISSING
+    workers: Optional[int] = MISSING
     threads_per_worker: Optional[int] = MISSING
     trials_per_process: Optional[int] = MISSING
     storage: Optional[str] = MISSING
@@ -500,9 +500,9 @@ def _validate_baseline(arch: DictConfig, data: DictConfig) -> None:
 
 
 def _validate_search(search: DictConfig) -> None:
-    _positive(search, "search", ("n_trials", "workers", "max_failures", "heartbeat_interval"))
+    _positive(search, "search", ("n_trials", "max_failures", "heartbeat_interval"))
     _positive(search, "search", ("retries",), minimum=0)
-    for key in ("threads_per_worker", "trials_per_process"):
+    for key in ("workers", "threads_per_worker", "trials_per_process"):
         _require(search[key] is None or search[key] >= 1,
                  f"search.{key} must be at least 1 or null, got {search[key]}")
     # A live trial beats every heartbeat_interval; with less than two intervals of grace, one

@@ -67,7 +67,7 @@ def test_compose_error_from_the_command_line(tmp_path):
     ("tracking.forecast_windows=0", "tracking.forecast_windows must be a positive integer"),
     ("compare.repeats=-1", "compare.repeats must be 0 or more"),
     ("search.retries=-1", "search.retries must be 0 or more"),
-    ("search.workers=0", "search.workers must be a positive integer"),
+    ("search.workers=0", "search.workers must be at least 1 or null, got 0"),
     ("search.grace_period=15", r"search.grace_period \(15 s\) must be at least twice search.heartbeat_interval \(10 s\)"),
     ("bench.repeats=0", "bench.repeats must be a positive integer"),
     ("data.source._target_=os.system", "data.source._target_: 'os.system' is not allowed"),

@@ -31,7 +31,7 @@ HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=4"]
 # should not risk being failed as dead there, which would add a trial the test does not count.
 RELAXED = ["search.heartbeat_interval=2", "search.grace_period=60"]
 # One tiny LSTM study: trials that take as long as their epochs (the closed-form linear takes none).
-SHORT = ["data.n_windows=200", "train.jit_compile=false", "search.archs=[reshape_head]",
+SHORT = ["search.workers=1", "data.n_windows=200", "train.jit_compile=false", "search.archs=[reshape_head]",
          "search.baselines=[]", "search.space.units.high=4", "search.space.units.low=2",
          "search.space.depth.high=1",
          "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]

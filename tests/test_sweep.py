@@ -18,11 +18,11 @@ from optuna.trial import TrialState
 
 from conftest import CONF_DIR, ROOT, make_cfg, run_cli
 from src.config import UserError
-from src.sweep import SweepFailed, sweep
+from src.sweep import SweepFailed, sweep, worker_count
 
 # Tiny studies: small data, two epochs, one or two layers of 2-4 cells, and no XLA, whose
 # compilation would cost more than such trials train (tests/test_train.py covers the default).
-FAST = ["data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
+FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
         "search.space.units.high=4", "search.space.depth.high=2",
         "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 
@@ -511,3 +511,15 @@ def test_a_study_that_searches_fewer_parameters_is_said(caplog):
     [record] = caplog.records
     assert record.getMessage().startswith("linear searches fewer parameters than the others "
                                           "(2, not 5: it has no depth, units, taper)")
+
+
+def test_workers_null_means_one_per_core_as_the_memory_allows(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}  # 8.2 GB: memory for 5
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    assert worker_count(make_cfg().search) == 4
+    pages["SC_PHYS_PAGES"] = 1_000_000  # 4.1 GB: for 2
+    assert worker_count(make_cfg().search) == 2
+    pages["SC_PHYS_PAGES"] = 100_000
+    assert worker_count(make_cfg().search) == 1
+    assert worker_count(make_cfg("search.workers=3").search) == 3

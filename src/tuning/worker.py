@@ -64,6 +64,9 @@ def set_threads(threads: int) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    # Workers sharing a GPU: each takes GPU memory as it needs it, not all of it at once.
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
 
 
 class Interrupt:
