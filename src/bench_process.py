@@ -169,7 +169,7 @@ def run_all(bench, tmp: Path, data, store: list[str]) -> dict:
 
         from src.sweep import worker_count
 
-        variants = {"now": (ROOT, [], worker_count(OmegaConf.create({"workers": None}))),
+        variants = {"now": (ROOT, [], worker_count(OmegaConf.create({"workers": None}), studies=3)),
                     "now_one_worker": (ROOT, ["search.workers=1"], 1)}
         if "before" in trees:
             variants["before"] = (trees["before"], [], 1)

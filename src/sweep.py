@@ -276,14 +276,16 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def worker_count(search: DictConfig) -> int:
-    """`search.workers`; null: one per CPU core this process may use, as many as the memory
-    holds at WORKER_MB each. Trials this small use a core each better than two cores one
-    trial: 2 workers of 1 thread finished 1.6 x the trials of 1 worker of 2 (`make bench`)."""
+def worker_count(search: DictConfig, studies: int) -> int:
+    """`search.workers`; null: one per CPU core this process may use, at most one per study
+    (trials go to the study with the fewest, so each study's sampler still learns from all
+    of its finished trials) and as many as the memory holds at WORKER_MB each. Trials this
+    small use a core each better than two cores one trial: 2 workers of 1 thread finished
+    1.6 x the trials of 1 worker of 2 threads (`make bench`)."""
     if search.workers is not None:
         return search.workers
     memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e6
-    return max(1, min(usable_cores(), int(memory_mb // WORKER_MB)))
+    return max(1, min(usable_cores(), studies, int(memory_mb // WORKER_MB)))
 
 
 def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
@@ -298,7 +300,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
                                    WorkerSpec, worker_process)
 
     search = cfg.search
-    workers = worker_count(search)
+    workers = worker_count(search, len(opened))
     threads = search.threads_per_worker or max(1, usable_cores() // workers)
     context = worker_context()
     events = context.Queue()

@@ -513,13 +513,15 @@ def test_a_study_that_searches_fewer_parameters_is_said(caplog):
                                           "(2, not 5: it has no depth, units, taper)")
 
 
-def test_workers_null_means_one_per_core_as_the_memory_allows(monkeypatch):
+def test_workers_null_means_one_per_core_and_study_as_the_memory_allows(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}  # 8.2 GB: memory for 5
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
-    assert worker_count(make_cfg().search) == 4
+    search = make_cfg().search
+    assert worker_count(search, studies=6) == 4
+    assert worker_count(search, studies=3) == 3
     pages["SC_PHYS_PAGES"] = 1_000_000  # 4.1 GB: for 2
-    assert worker_count(make_cfg().search) == 2
+    assert worker_count(search, studies=6) == 2
     pages["SC_PHYS_PAGES"] = 100_000
-    assert worker_count(make_cfg().search) == 1
-    assert worker_count(make_cfg("search.workers=3").search) == 3
+    assert worker_count(search, studies=6) == 1
+    assert worker_count(make_cfg("search.workers=5").search, studies=3) == 5
