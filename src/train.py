@@ -28,8 +28,9 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
 
     # What exists now (the imported TensorFlow, Keras, MLflow) lives until exit: frozen, the
     # garbage collector stops scanning it in every full collection (0.2 s each here, one of
-    # them in each clear_session).
-    gc.freeze()
+    # them in each clear_session). Once per process, so a later run's garbage stays collectable.
+    if not gc.get_freeze_count():
+        gc.freeze()
     experiment_id = tracking.use_experiment(cfg.tracking)
     with tracking.run(experiment_id, run_name=cfg.run_name) as active:
         metrics = fit_and_log(cfg, data, callbacks=list(callbacks))
