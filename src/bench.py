@@ -138,7 +138,7 @@ def _sweep_args(tmp: Path, name: str, bench: DictConfig) -> list[str]:
     return [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
             "tracking.experiment=bench", f"search.journal={tmp}/{name}.journal", f"search.name={name}",
             "search.archs=[reshape_head]", "search.baselines=[]", "tracking.log_model=false", "search.workers=1",
-            f"data.n_windows={bench.sweep_windows}", "search.space.units.high=32"]
+            f"data.n_windows={bench.sweep_windows}", "search.space.units.high=32", *bench.overrides]
 
 
 def sweep_throughput(compose, bench: DictConfig, tmp: Path) -> list[dict]:
@@ -205,7 +205,9 @@ def report(results: dict) -> str:
     lines = [f"Machine: {machine['cpus']} CPU cores, {machine['platform']}, Python {machine['python']}, "
              f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}; GPU: {machine['gpu'] or 'none'}. "
              f"Medians over {results['settings']['repeats']} repeats; {results['settings']['epochs']}-epoch runs "
-             f"at the seed's sizes (1200 windows, 40 in, 10 out, 2 series, widths [12, 12, 6], batch 32).", ""]
+             f"at the seed's sizes (1200 windows, 40 in, 10 out, 2 series, widths [12, 12, 6], batch 32)."
+             + (f" Every run of this project with {', '.join(results['settings']['overrides'])}."
+                if results["settings"]["overrides"] else ""), ""]
     speed = results["training"]
     reshape = speed[0]
     lines += [f"**1. Tracking overhead** ({reshape['approach']}, seconds per warm epoch; target: project with "
@@ -300,7 +302,7 @@ def bench(cfg: DictConfig) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         store = [f"tracking.uri=sqlite:///{tmp}/train.db", f"tracking.artifact_root={tmp}/artifacts",
-                 "tracking.experiment=bench"]
+                 "tracking.experiment=bench", *b.overrides]
         steps = [("process", lambda: whole_process(compose, b, tmp, store)),
                  ("training", lambda: training_speed(compose, b, store)),
                  ("throughput", lambda: sweep_throughput(compose, b, tmp)),

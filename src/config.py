@@ -170,6 +170,7 @@ class BenchConfig:
     out_dir: str = MISSING
     baseline: Optional[str] = MISSING
     default_sweep: bool = MISSING
+    overrides: list[str] = MISSING
 
 
 @dataclass
