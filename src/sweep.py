@@ -440,11 +440,15 @@ def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,
     rows += [{"approach": label, "trials": f"= {twin}"} for label, twin in same.items()]  # one network
     rows += [summary.row_from_run(arch, run, "-") for arch, run in baselines.items()]
     table = summary.format_table(rows)
+    lock = studies.SetupLock(cfg.search)
     for arch, (study, run_id) in opened.items():
-        close_failed_runs(study, client)
-        row = next(r for r in rows if r["approach"] == arch)
-        summary.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
-        client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
+        # Another coordinator of the same sweep (another machine) may be writing the same
+        # parent run: two inserts of one new tag at once fail on an MLflow server.
+        with lock.held():
+            close_failed_runs(study, client)
+            row = next(r for r in rows if r["approach"] == arch)
+            summary.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
+            client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
     return rows
 
 

@@ -525,3 +525,30 @@ def test_workers_null_means_one_per_core_and_study_as_the_memory_allows(monkeypa
     pages["SC_PHYS_PAGES"] = 100_000
     assert worker_count(search, studies=6) == 1
     assert worker_count(make_cfg("search.workers=5").search, studies=3) == 5
+
+
+def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
+    """Two coordinators of one sweep (two machines) end together: each writes the study
+    summary into the shared parent run, and two inserts of one new tag at once failed on an
+    MLflow server (UniqueViolation). The summary is written under the set-up lock."""
+    import threading
+
+    from src import tracking
+    from src.sweep import summarise
+    from src.tuning import studies
+
+    cfg = make_cfg(*store, f"search.journal={tmp_path}/optuna/journal.log", "search.archs=[linear]")
+    client = MlflowClient(tracking_uri=tracking.resolve_uri(cfg.tracking.uri))
+    parent = client.create_run(tracking.use_experiment(cfg.tracking)).info.run_id
+    study = optuna.create_study(study_name="sweep-linear", storage=studies.open_storage(cfg.search))
+    lock = studies.SetupLock(cfg.search)
+    with lock.held():
+        writer = threading.Thread(target=summarise, args=(cfg, {"linear": (study, parent)}, {}, False, {}))
+        writer.start()
+        writer.join(timeout=3)
+        assert writer.is_alive() and client.get_run(parent).info.status == "RUNNING"
+        assert "trials_complete" not in client.get_run(parent).data.metrics
+    writer.join(timeout=60)
+    assert not writer.is_alive()
+    assert client.get_run(parent).info.status == "FINISHED"
+    assert client.get_run(parent).data.metrics["trials_complete"] == 0
