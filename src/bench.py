@@ -143,6 +143,8 @@ def _sweep_args(tmp: Path, name: str, bench: DictConfig) -> list[str]:
 
 def sweep_throughput(compose, bench: DictConfig, tmp: Path) -> list[dict]:
     """Finished trials per minute, one worker (all cores) against two (one thread each)."""
+    from src.sweep import threads_each
+
     rows = []
     for workers in (1, 2):
         args = [*_sweep_args(tmp, f"throughput{workers}", bench), f"search.workers={workers}",
@@ -150,7 +152,7 @@ def sweep_throughput(compose, bench: DictConfig, tmp: Path) -> list[dict]:
                 "search/space=default"]
         seconds, study = _sweep(compose, args)
         finished = len([t for t in study.trials if t.state.is_finished()])
-        rows.append({"workers": workers, "threads_per_worker": max(1, (os.cpu_count() or 1) // workers),
+        rows.append({"workers": workers, "threads_per_worker": threads_each(compose(args).search, workers),
                      "trials": finished, "seconds": seconds, "trials_per_minute": 60 * finished / seconds})
     return rows
 

@@ -135,13 +135,13 @@ def default_sweep(tree: Path, folder: Path, extra: list[str] = ()) -> dict:
 def trial_overheads(folder: Path) -> dict:
     """Per finished trial: wall seconds from its claim to its result (Optuna's start and
     complete times) and the part of it outside model.fit (the run's fit_seconds: its
-    epochs, the first one's compilation included)."""
+    epochs, the first one's compilation included); and how many workers ran them."""
     import mlflow
     import optuna
 
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "journal.log")))
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db")
-    walls, overheads = [], []
+    walls, overheads, slots = [], [], set()
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
@@ -150,7 +150,8 @@ def trial_overheads(folder: Path) -> dict:
             fit = client.get_run(trial.user_attrs["mlflow_run_id"]).data.metrics["fit_seconds"]
             walls.append(wall)
             overheads.append(wall - fit)
-    return {"trials": len(walls), "trial_s": statistics.median(walls),
+            slots.add(trial.user_attrs.get("worker"))  # the worker slot that ran it
+    return {"trials": len(walls), "workers": len(slots), "trial_s": statistics.median(walls),
             "overhead_s": statistics.median(overheads), "overheads": overheads}
 
 
@@ -165,16 +166,11 @@ def run_all(bench, tmp: Path, data, store: list[str]) -> dict:
                "process": whole_process(trees, bench.repeats, bench.epochs, arrays, store)}
     if bench.default_sweep:
         # This tree's default runs a worker per core; with one, as the earlier default did.
-        from omegaconf import OmegaConf
-
-        from src.sweep import worker_count
-
-        variants = {"now": (ROOT, [], worker_count(OmegaConf.create({"workers": None}), studies=3)),
-                    "now_one_worker": (ROOT, ["search.workers=1"], 1)}
+        variants = {"now": (ROOT, []), "now_one_worker": (ROOT, ["search.workers=1"])}
         if "before" in trees:
-            variants["before"] = (trees["before"], [], 1)
-        results["sweep"] = {name: {**default_sweep(tree, tmp / f"sweep_{name}", extra), "workers": workers}
-                            for name, (tree, extra, workers) in variants.items()}
+            variants["before"] = (trees["before"], [])
+        results["sweep"] = {name: default_sweep(tree, tmp / f"sweep_{name}", extra)
+                            for name, (tree, extra) in variants.items()}
     (tmp / "process.json").write_text(json.dumps(results, indent=2))
     return results
 

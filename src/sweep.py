@@ -288,6 +288,11 @@ def worker_count(search: DictConfig, studies: int) -> int:
     return max(1, min(usable_cores(), studies, int(memory_mb // WORKER_MB)))
 
 
+def threads_each(search: DictConfig, workers: int) -> int:
+    """`search.threads_per_worker`; null: the cores shared out between the workers."""
+    return search.threads_per_worker or max(1, usable_cores() // workers)
+
+
 def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
                 planned: list[approaches.Approach]) -> list[str]:
     """Keep `search.workers` worker processes going until the studies are done, each
@@ -301,7 +306,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
 
     search = cfg.search
     workers = worker_count(search, len(opened))
-    threads = search.threads_per_worker or max(1, usable_cores() // workers)
+    threads = threads_each(search, workers)
     context = worker_context()
     events = context.Queue()
 
