@@ -32,17 +32,19 @@ forecast = model.predict(arrays["Xt"], verbose=0)
 print("test MSE", float(np.mean((forecast - arrays["yt"]) ** 2)))
 """
 
+# `python -m src.train` up to its first epoch. The project is imported before Keras, as
+# there: src/__init__.py sets up what Keras's import leaves out (src.trim).
 FIRST_EPOCH_PROBE = """
-import sys, time
+import json, sys, time
+from src.train import train
 from hydra import compose, initialize_config_dir
 import keras
 from src.cli import CONF_DIR
 from src.config import register_configs
-from src.train import train
 class Mark(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 0:
-            print("FIRST_EPOCH", time.time(), flush=True)
+            print("FIRST_EPOCH", time.time(), json.dumps(sorted(sys.modules)), flush=True)
 register_configs()
 with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
     train(compose("config", overrides=sys.argv[1:]), callbacks=[Mark()])
@@ -77,8 +79,9 @@ def timed_process(args: list[str], tree: Path) -> float:
     return seconds
 
 
-def first_epoch_seconds(tree: Path, overrides: list[str]) -> float:
-    """Process start to the beginning of the first epoch of a `train()` run."""
+def first_epoch(tree: Path, overrides: list[str]) -> tuple[float, set[str]]:
+    """Seconds from process start to the beginning of the first epoch of a `train()` run,
+    and the modules loaded by then."""
     start = time.time()
     probe = subprocess.Popen([sys.executable, "-c", FIRST_EPOCH_PROBE, *overrides], cwd=tree,
                              env=_env(tree), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -87,7 +90,8 @@ def first_epoch_seconds(tree: Path, overrides: list[str]) -> float:
     probe.wait()
     if mark is None:
         raise RuntimeError("the start-up probe ended before its first epoch")
-    return float(mark.split()[1]) - start
+    _, at, modules = mark.split(maxsplit=2)
+    return float(at) - start, set(json.loads(modules))
 
 
 def save_seed_arrays(data, path: Path) -> Path:
@@ -117,7 +121,7 @@ def whole_process(trees: dict[str, Path], repeats: int, epochs: int, arrays: Pat
         for name, tree in trees.items():
             seconds[f"{name}_run"].append(timed_process(run, tree))
             seconds[f"{name}_help"].append(timed_process(["-m", "src.train", "--help"], tree))
-            seconds[f"{name}_first_epoch"].append(first_epoch_seconds(tree, probe))
+            seconds[f"{name}_first_epoch"].append(first_epoch(tree, probe)[0])
     return {"medians": {k: statistics.median(v) for k, v in seconds.items()}, "runs": seconds}
 
 

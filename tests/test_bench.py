@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from conftest import make_cfg, run_cli
+from conftest import ROOT, TINY, make_cfg, run_cli
 from src.bench import check_approaches
+from src.bench_process import first_epoch
 from src.config import UserError
 
 TINY_BENCH = ["bench.approaches=[reshape_head]", "bench.repeats=1", "bench.epochs=2", "bench.ablation_epochs=2", "bench.sweep_windows=200",
@@ -41,3 +42,12 @@ def test_bench_approaches_are_checked_before_anything_runs(approaches, message):
     check_approaches(lambda overrides: make_cfg(*overrides), ["reshape_head", "seq2seq"])
     with pytest.raises(UserError, match=message):
         check_approaches(lambda overrides: make_cfg(*overrides), approaches)
+
+
+@pytest.mark.slow
+def test_the_first_epoch_probe_loads_what_src_train_loads(store):
+    """Keras imported before the project would bring scikit-learn and pyplot with it (about
+    a second), which `python -m src.train` leaves out (src.trim)."""
+    seconds, modules = first_epoch(ROOT, [*TINY, *store, "tracking.log_model=false"])
+    assert seconds > 0 and {"keras", "mlflow", "src.train"} <= modules
+    assert not {"sklearn", "matplotlib.pyplot"} & modules
