@@ -138,6 +138,7 @@ class SearchConfig:
     retries: int = MISSING
     heartbeat_interval: int = MISSING
     grace_period: int = MISSING
+    plots: bool = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
     # name -> ParamSpec (conf/search/space/); empty: nothing searched. Checked against

@@ -452,7 +452,8 @@ def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,
         with lock.held():
             close_failed_runs(study, client)
             row = next(r for r in rows if r["approach"] == arch)
-            summary.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials)
+            summary.log_study_summary(study, row, run_id, table, client, cfg.search.n_trials,
+                                      plots=cfg.search.plots)
             client.set_terminated(run_id, "KILLED" if interrupted else "FINISHED")
     return rows
 

@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,12 +23,39 @@ def _schemas():
     register_configs()
 
 
-@pytest.fixture
-def store(tmp_path):
-    """Overrides that send tracking to a fresh SQLite store under tmp_path."""
-    return [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
-            f"tracking.artifact_root={tmp_path}/artifacts",
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store, created by MLflow once per test process: its ~50
+    schema migrations take 2-3 s, which every test that tracks a run would pay again."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("empty_store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def copy_empty_store(template: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(template, folder / "mlflow.db"))
+
+
+def store_overrides(folder: Path) -> list[str]:
+    return [f"tracking.uri=sqlite:///{folder}/mlflow.db", f"tracking.artifact_root={folder}/artifacts",
             "tracking.experiment=test"]
+
+
+@pytest.fixture
+def no_store(tmp_path):
+    """Overrides that send tracking to a SQLite store under tmp_path that does not exist
+    yet: for tests that check what creates it, or that nothing does."""
+    return store_overrides(tmp_path)
+
+
+@pytest.fixture
+def store(tmp_path, empty_store):
+    """Overrides that send tracking to a fresh, empty SQLite store under tmp_path."""
+    copy_empty_store(empty_store, tmp_path)
+    return store_overrides(tmp_path)
 
 
 def make_cfg(*overrides: str, config_name: str = "config"):

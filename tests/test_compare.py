@@ -16,7 +16,8 @@ from src.config import UserError
 from src.sweep import sweep
 
 FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
-        "search.space.units.high=4", "search.space.depth.high=1", "search/space=default"]
+        "search.space.units.high=4", "search.space.depth.high=1", "search/space=default",
+        "search.plots=false"]
 
 
 pytestmark = pytest.mark.xdist_group("compare")  # one worker builds the module's sweep once

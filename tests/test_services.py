@@ -33,7 +33,7 @@ RELAXED = ["search.heartbeat_interval=2", "search.grace_period=60"]
 # One tiny LSTM study: trials that take as long as their epochs (the closed-form linear takes none).
 SHORT = ["search.workers=1", "data.n_windows=200", "train.jit_compile=false", "search.archs=[reshape_head]",
          "search.baselines=[]", "search.space.units.high=4", "search.space.units.low=2",
-         "search.space.depth.high=1",
+         "search.space.depth.high=1", "search.plots=false",
          "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 
 

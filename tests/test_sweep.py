@@ -22,8 +22,11 @@ from src.sweep import SweepFailed, sweep, worker_count
 
 # Tiny studies: small data, two epochs, one or two layers of 2-4 cells, and no XLA, whose
 # compilation would cost more than such trials train (tests/test_train.py covers the default).
+# No MLflow model per trial and no study plots: the models a sweep logs are tested where they
+# are used (tests/test_compare.py registers one, tests/test_services.py fetches one through a
+# server), the plots in the first test below.
 FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
-        "search.space.units.high=4", "search.space.depth.high=2",
+        "search.space.units.high=4", "search.space.depth.high=2", "tracking.log_model=false", "search.plots=false",
         "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 
 
@@ -58,7 +61,7 @@ BASELINES = ["naive", "linear", "ets", "theta", "arima"]  # search.baselines' de
 
 @pytest.mark.slow
 def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
-    args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]"]
+    args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]", "search.plots=true"]
     rows = run_sweep(args)
     printed = capsys.readouterr().out
     assert [r["approach"] for r in rows] == ["reshape_head", "timedistributed", *BASELINES]
@@ -322,9 +325,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.trials_per_process=0", "search.trials_per_process must be at least 1 or null"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
 ])
-def test_bad_search_space_creates_nothing(tmp_path, sweep_args, override, message):
+def test_bad_search_space_creates_nothing(tmp_path, no_store, override, message):
     with pytest.raises(UserError, match=message):
-        run_sweep([*sweep_args, override])
+        run_sweep([*no_store, f"search.journal={tmp_path}/optuna/journal.log", *FAST, override])
     assert not (tmp_path / "optuna").exists() and not (tmp_path / "mlflow.db").exists()
 
 
@@ -472,6 +475,9 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
     for name in names:
         study = load(tmp_path, name)
         assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 1
+    for run in study_runs:  # search.plots=false (FAST)
+        assert "best_params.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert client.list_artifacts(run.info.run_id, "plots") == []
     _, trials = runs(tmp_path, "tags.role = 'trial' and tags.approach = 'reshape_head-samples'")
     [trial] = trials
     assert trial.data.tags["stacking"] == trial.data.params["data.stacking"] == "samples"

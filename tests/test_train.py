@@ -168,15 +168,15 @@ def test_nan_loss_fails_the_run(tmp_path, store):
     ["data=csv", "data.path=/no/such/file.csv"],
     ["data.n_windows=20"],
 ])
-def test_bad_input_creates_no_store_and_no_run(tmp_path, store, overrides):
+def test_bad_input_creates_no_store_and_no_run(tmp_path, no_store, overrides):
     with pytest.raises(UserError):
-        train(make_cfg(*overrides, *store))
+        train(make_cfg(*overrides, *no_store))
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "artifacts").exists()
 
 
-def test_cli_reports_user_errors_in_one_line(tmp_path, store):
+def test_cli_reports_user_errors_in_one_line(tmp_path, no_store):
     path = write_csv(tmp_path / "s.csv")
-    result = run_cli("src.train", "data=csv", f"data.path={path}", "data.columns=[load,wind]", *store)
+    result = run_cli("src.train", "data=csv", f"data.path={path}", "data.columns=[load,wind]", *no_store)
     assert result.returncode == 2
     lines = [l for l in result.stderr.splitlines() if l.startswith("error")]
     assert lines == [f"error: data.columns: wind not in {path}; available: date, load, price, temp"]

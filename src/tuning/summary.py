@@ -59,9 +59,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 def log_study_summary(study: optuna.Study, row: dict, parent_run_id: str, table: str,
-                      client: MlflowClient, n_trials: int) -> None:
-    """Best value and params, trial counts, the sweep table and Optuna's plots, on the
-    study's parent run."""
+                      client: MlflowClient, n_trials: int, plots: bool) -> None:
+    """Best value and params, trial counts, the sweep table and (`plots`) Optuna's plots, on
+    the study's parent run."""
     counts = selection.counts(outcomes(study), n_trials)
     for state, n in counts.items():
         client.log_metric(parent_run_id, f"trials_{state}", n)
@@ -74,7 +74,7 @@ def log_study_summary(study: optuna.Study, row: dict, parent_run_id: str, table:
         client.set_tag(parent_run_id, "best_reproduce", row["reproduce"])
         client.log_text(parent_run_id, json.dumps(row["best_params"], indent=2), "best_params.json")
     client.log_text(parent_run_id, table + "\n", "sweep_summary.md")
-    for name, figure in study_figures(study):
+    for name, figure in study_figures(study) if plots else ():
         client.log_figure(parent_run_id, figure, f"plots/{name}.png",
                           save_kwargs={"dpi": 100, "bbox_inches": "tight"})
         figure.clf()
