@@ -54,7 +54,9 @@ class _Pyfunc:
     process instead."""
 
     @staticmethod
-    def save_model(path, mlflow_model, validate_serving_input=True, **kwargs):
+    def save_model(path, mlflow_model, validate_serving_input=None, **kwargs):
+        # Model.log passes on every argument, its own validate_serving_input included, which
+        # pyfunc.save_model refuses.
         mlflow.pyfunc.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
 
 
