@@ -33,7 +33,8 @@ print("test MSE", float(np.mean((forecast - arrays["yt"]) ** 2)))
 """
 
 # `python -m src.train` up to its first epoch. The project is imported before Keras, as
-# there: src/__init__.py sets up what Keras's import leaves out (src.trim).
+# there: src/__init__.py sets up what Keras's import leaves out (src.trim). CONF_DIR comes
+# from src.cli, where the baseline tree (bench.baseline) also has it.
 FIRST_EPOCH_PROBE = """
 import json, sys, time
 from src.train import train
