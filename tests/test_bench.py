@@ -29,7 +29,7 @@ def test_bench_runs_every_part_and_reports_each(tmp_path):
     for heading in ("**1. Tracking overhead**", "**2. Training speed**", "**3. Sweep throughput**",
                     "**4. Pruning**", "**5. Memory**"):
         assert heading in table
-    assert "Every run of this project with train.jit_compile=false search.plots=false." in table
+    assert "Every run of this project with train.jit_compile=false, search.plots=false." in table
     assert table.strip() in result.stdout
 
 
