@@ -34,11 +34,6 @@ def empty_store(tmp_path_factory) -> Path:
     return path
 
 
-def copy_empty_store(template: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copyfile(template, folder / "mlflow.db"))
-
-
 def store_overrides(folder: Path) -> list[str]:
     return [f"tracking.uri=sqlite:///{folder}/mlflow.db", f"tracking.artifact_root={folder}/artifacts",
             "tracking.experiment=test"]
@@ -54,7 +49,7 @@ def no_store(tmp_path):
 @pytest.fixture
 def store(tmp_path, empty_store):
     """Overrides that send tracking to a fresh, empty SQLite store under tmp_path."""
-    copy_empty_store(empty_store, tmp_path)
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     return store_overrides(tmp_path)
 
 
