@@ -81,3 +81,16 @@ def run_cli(module: str, *args: str, cwd: Path = ROOT, timeout: float = 300):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=env)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest work first: the modules that share a fixture on one process (xdist_group,
+    minutes each), then the other end-to-end tests, then the quick ones. pytest-xdist hands
+    out work in this order, so a long group no longer starts late and finishes alone while
+    the other process has nothing left. The order within each kind is kept."""
+    def kind(item) -> int:
+        if item.get_closest_marker("xdist_group"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=kind)
