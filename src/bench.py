@@ -135,6 +135,8 @@ def _sweep(compose, overrides: list[str]) -> tuple[float, object]:
 
 
 def _sweep_args(tmp: Path, name: str, bench: DictConfig) -> list[str]:
+    """One worker (the throughput row adds its own count after), so the rows do not depend
+    on the machine's cores."""
     return [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
             "tracking.experiment=bench", f"search.journal={tmp}/{name}.journal", f"search.name={name}",
             "search.archs=[reshape_head]", "search.baselines=[]", "tracking.log_model=false", "search.workers=1",
@@ -186,7 +188,7 @@ def pruning(compose, bench: DictConfig, tmp: Path) -> list[dict]:
 def memory(compose, bench: DictConfig, tmp: Path) -> dict:
     """Resident memory of one worker after each of `memory_trials` trials."""
     args = [*_sweep_args(tmp, "memory", bench), f"search.n_trials={bench.memory_trials}",
-            "train.epochs=2", "search.workers=1", "search.pruner._target_=optuna.pruners.NopPruner",
+            "train.epochs=2", "search.pruner._target_=optuna.pruners.NopPruner",
             "~search.pruner.n_startup_trials", "~search.pruner.n_warmup_steps"]
     _, study = _sweep(compose, args)
     rss = [t.user_attrs["worker_rss_mb"] for t in sorted(study.trials, key=lambda t: t.number)]
