@@ -63,9 +63,9 @@ def settings_hash(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[approaches.Approach], dict]:
-    """The (arch, stacking) studies to run, and {label: twin label} for those that would
-    build the same network as one that runs."""
+def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[dict[approaches.Approach, DictConfig], dict]:
+    """The (arch, stacking) studies to run with their composed configs, and {label: twin
+    label} for those that would build the same network as one that runs."""
     from hydra import compose
 
     from src.overrides import merge_overrides
@@ -75,7 +75,7 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[list[a
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
     planned, same = approaches.plan(every, lambda a: composed[a].arch, shape)
     say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned})
-    return planned, same
+    return {a: composed[a] for a in planned}, same
 
 
 def say_unequal_spaces(searched: dict[str, list[str]]) -> None:
@@ -91,7 +91,7 @@ def say_unequal_spaces(searched: dict[str, list[str]]) -> None:
 
 
 def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
-                 planned: list[approaches.Approach], same: dict[str, str]) -> dict:
+                 planned: dict[approaches.Approach, DictConfig], same: dict[str, str]) -> dict:
     """Create or resume each study with its parent MLflow run; refuse a study that was
     grown on other data or other settings, or whose runs and trials are not both here."""
     import mlflow
@@ -294,7 +294,7 @@ def threads_each(search: DictConfig, workers: int) -> int:
 
 
 def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
-                planned: list[approaches.Approach]) -> list[str]:
+                planned: dict[approaches.Approach, DictConfig]) -> list[str]:
     """Keep `search.workers` worker processes going until the studies are done, each
     replaced by a fresh one after `search.trials_per_process` trials; show a progress bar
     over finished trials and one line per trial. Ctrl+C stops every worker cleanly.
@@ -302,16 +302,17 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
     from tqdm import tqdm
 
     from src.tuning.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
-                                   WorkerSpec, worker_process)
+                                   WorkerSpec, study_jobs, worker_process)
 
     search = cfg.search
     workers = worker_count(search, len(opened))
     threads = threads_each(search, workers)
     context = worker_context()
     events = context.Queue()
+    jobs = study_jobs(cfg, planned, {label: run_id for label, (_, run_id) in opened.items()})
 
     def start(index: int):
-        spec = WorkerSpec(index, list(overrides), threads, str(CONF_DIR), planned, search.trials_per_process)
+        spec = WorkerSpec(index, cfg, list(overrides), threads, jobs, search.trials_per_process)
         process = context.Process(target=worker_process, name=f"sweep-worker-{index}", args=(spec, events))
         process.start()
         return process

@@ -17,7 +17,7 @@ from keras import layers
 from conftest import TINY, make_cfg
 from src.config import UserError, validate
 from src.one_run import build_network
-from src.tuning.space import approach_space, suggest_overrides
+from src.tuning.space import approach_space, as_overrides, suggest
 
 YAML = """\
 # A Conv1D encoder over the window, a Dense head: no arch.units, its own width instead.
@@ -67,7 +67,7 @@ def test_it_searches_its_own_parameter_and_the_sweep_says_it_searches_fewer(conv
     space = approach_space(cfg)
     assert list(space) == ["learning_rate", "batch_size", "filters"]  # no depth, units, taper
     trial = optuna.trial.FixedTrial({"learning_rate": 0.01, "batch_size": 32, "filters": 5})
-    overrides = suggest_overrides(trial, space, base_units=None)
+    overrides = as_overrides(suggest(trial, space, base_units=None))
     assert "arch.filters=5" in overrides
     network = build_network(make_cfg(*conv, *overrides).arch, 12, 3, 2)
     assert network.get_layer("encoder").filters == 5

@@ -56,6 +56,7 @@ def states(study):
     return sorted(t.state.name for t in study.get_trials())
 
 
+ARCHS = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
 BASELINES = ["naive", "linear", "ets", "theta", "arima"]  # search.baselines' default
 
 
@@ -447,6 +448,41 @@ def test_the_study_with_the_fewest_trials_goes_next(tmp_path):
     for _ in range(2):
         c.add_trial(create_trial(state=TrialState.FAIL))
     assert next_study([*jobs, ("c", c)], search, lock) is None  # out of failures
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_trials_config_is_what_hydra_composes_from_its_overrides(arch):
+    """Trials set their sampled values on the study's composed config instead of composing
+    again: the result must be the config `python -m src.train <the trial's overrides>` gets."""
+    from omegaconf import OmegaConf
+
+    from src.overrides import merge_overrides
+    from src.tuning.approaches import Approach
+    from src.tuning.space import approach_space, as_overrides, suggest
+    from src.tuning.trial import StudyJob, trial_config
+
+    base = ["train.learning_rate=0.05", "data.n_windows=300", "search.space.units.low=2",
+            "++search.space.scaling={type:categorical,choices:[global,window,revin],key:data.scaling}"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for stacking in ("channels", "samples"):
+        approach = Approach(arch, stacking)
+        approach_cfg = make_cfg(*merge_overrides(base, approach.overrides))
+        job = StudyJob(approach, approach_cfg, approach_space(approach_cfg), "parent", {})
+        trial = study.ask()
+        values = suggest(trial, job.space, job.base_units)
+        assert "train.learning_rate" in values and ("arch.units" in values) == (job.base_units is not None)
+        composed = make_cfg(*merge_overrides(base, [*approach.overrides, *as_overrides(values)]))
+        assert OmegaConf.to_container(trial_config(job, values)) == OmegaConf.to_container(composed)
+        assert OmegaConf.to_container(job.cfg) == OmegaConf.to_container(approach_cfg)  # left as it was
+        study.tell(trial, 1.0)
+
+
+def test_a_searched_key_must_name_a_value_not_a_section():
+    from src.tuning.space import check_space
+
+    cfg = make_cfg("++search.space.source={type:categorical,choices:[a,b],key:data.source}")
+    with pytest.raises(UserError, match="search.space.source.key: 'data.source' is a section, not a value"):
+        check_space(cfg.search.space, cfg)
 
 
 def test_one_series_per_sample_makes_reshape_head_and_timedistributed_one_network():

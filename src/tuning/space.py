@@ -36,8 +36,13 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
         if spec.key is None and name not in SHAPE_PARAMS:
             raise UserError(f"{entry}: unknown parameter; {', '.join(SHAPE_PARAMS)} shape "
                             f"arch.units, any other needs key: <config key> (e.g. train.learning_rate)")
-        if spec.key is not None and OmegaConf.select(cfg, spec.key, default=_ABSENT) is _ABSENT:
-            raise UserError(f"{entry}.key: no config key '{spec.key}' to set")
+        if spec.key is not None:
+            node = OmegaConf.select(cfg, spec.key, default=_ABSENT)
+            if node is _ABSENT:
+                raise UserError(f"{entry}.key: no config key '{spec.key}' to set")
+            if isinstance(node, DictConfig):
+                raise UserError(f"{entry}.key: '{spec.key}' is a section, not a value; name one of "
+                                f"its keys (a config group's option is not searched)")
         if spec.type == "categorical":
             if not spec.choices:
                 raise UserError(f"{entry}: a categorical parameter needs a non-empty list of choices")
@@ -82,27 +87,33 @@ def widths(depth: int, units: int, taper: float) -> list[int]:
     return [max(1, int(round(units * taper**i))) for i in range(depth)]
 
 
-def suggest_overrides(trial, space: dict[str, ParamSpec], base_units: list[int] | None) -> list[str]:
-    """Sample every parameter and return them as Hydra overrides, e.g.
-    ['arch.units=[32,16]', 'train.learning_rate=0.0012']. base_units is None for an arch
-    without recurrent layers, which then ignores depth, units and taper."""
-    overrides = []
-    shape = {}
+def suggest(trial, space: dict[str, ParamSpec], base_units: list[int] | None) -> dict[str, Any]:
+    """Sample every parameter: {config key: value}, e.g. {'arch.units': [32, 16],
+    'train.learning_rate': 0.0012}. base_units is None for an arch without recurrent
+    layers, which then ignores depth, units and taper."""
+    values, shape = {}, {}
     for name, spec in space.items():
         if spec.key is None:
             if base_units is not None:
                 shape[name] = _suggest(trial, name, spec)
             continue
-        overrides.append(f"{spec.key}={_format(_suggest(trial, name, spec))}")
+        values[spec.key] = _suggest(trial, name, spec)
     if shape:
         units = widths(shape.get("depth", len(base_units)),
                        shape.get("units", base_units[0]),
                        shape.get("taper", 1.0))
-        overrides.insert(0, f"arch.units=[{','.join(map(str, units))}]")
-    return overrides
+        values = {"arch.units": units, **values}
+    return values
+
+
+def as_overrides(values: dict[str, Any]) -> list[str]:
+    """The sampled values as Hydra overrides, e.g. ['arch.units=[32,16]', 'train.learning_rate=0.0012']."""
+    return [f"{key}={_format(value)}" for key, value in values.items()]
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, list):
+        return f"[{','.join(map(_format, value))}]"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)
     return str(value)

@@ -1,5 +1,6 @@
 """One sweep trial: the trial's config, its nested MLflow run, pruning, and its outcome."""
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -7,8 +8,7 @@ from typing import Callable
 import keras
 import mlflow
 import optuna
-from hydra import compose
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src import tracking
 from src import run_tags as tags
@@ -17,7 +17,7 @@ from src.data.windowed import WindowedData
 from src.overrides import merge_overrides, reproduce_command
 from src.one_run import fit_and_log
 from src.tuning.approaches import Approach
-from src.tuning.space import suggest_overrides
+from src.tuning.space import as_overrides, suggest
 
 
 class PruneOnPlateau(keras.callbacks.Callback):
@@ -49,16 +49,26 @@ def taper_param(params: dict) -> dict[str, str]:
 class StudyJob:
     """What every trial of one study shares."""
     approach: Approach           # the arch config option and the stacking
-    base_units: list[int] | None  # the option's own arch.units; None for baselines
+    cfg: DictConfig              # the sweep's config with the approach's options: trials start from it
     space: dict[str, ParamSpec]   # what its trials search (src.tuning.space.approach_space)
     parent_run_id: str
     tags: dict[str, str]
 
+    @property
+    def base_units(self) -> list[int] | None:
+        """The option's own arch.units; None for an arch without recurrent layers."""
+        return list(self.cfg.arch.units) if "units" in self.cfg.arch else None
 
-def trial_overrides(trial: optuna.Trial, job: StudyJob, base_overrides: list[str]) -> list[str]:
-    """The overrides that make this trial's config from the base config."""
-    suggested = suggest_overrides(trial, job.space, job.base_units)
-    return merge_overrides(base_overrides, [*job.approach.overrides, *suggested])
+
+def trial_config(job: StudyJob, values: dict) -> DictConfig:
+    """The study's config with the trial's sampled values set: what Hydra composes from the
+    sweep's, the approach's and the trial's overrides (tests/test_sweep.py checks), without
+    composing again (0.3 s of each trial). Every searched key names a value
+    (src.tuning.space.check_space), so setting it is all an override does."""
+    cfg = copy.deepcopy(job.cfg)
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value, merge=True)
+    return cfg
 
 
 def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
@@ -70,8 +80,9 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
     A pruned trial raises optuna.TrialPruned and its run ends KILLED; any other exception
     ends the run FAILED and propagates, as does KeyboardInterrupt (run KILLED).
     """
-    overrides = trial_overrides(trial, job, base_overrides)
-    cfg = compose("config", overrides=overrides)
+    values = suggest(trial, job.space, job.base_units)
+    overrides = merge_overrides(base_overrides, [*job.approach.overrides, *as_overrides(values)])
+    cfg = trial_config(job, values)
     validate(cfg)
     cfg.train.verbose = 0  # the sweep prints one line per trial instead
     data = data_for(cfg.data)  # the space may search data keys too (e.g. data.scaling)

@@ -18,14 +18,11 @@ from typing import Any
 
 import keras
 import optuna
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from src import run_tags
-from src.config import register_configs
-from src.overrides import merge_overrides
 from src.tuning import studies
 from src.tuning.approaches import Approach
 from src.tuning.space import approach_space
@@ -41,12 +38,24 @@ WAIT_SECONDS = 2.0  # between looks at other workers' running trials, once nothi
 
 @dataclass(frozen=True)
 class WorkerSpec:
+    """What a worker is started with. The configs come composed by the coordinator: Hydra
+    takes 0.3 s per compose, which a fresh process per trial would pay for each study."""
     index: int
-    overrides: list[str]  # the sweep's command-line overrides: the base of every trial
+    cfg: DictConfig       # the sweep's config
+    overrides: list[str]  # the sweep's command-line overrides, for each trial's reproduce command
     threads: int          # TensorFlow threads for this process
-    conf_dir: str
-    approaches: list[Approach]  # the studies to run (src.sweep.plan_approaches)
+    jobs: list[StudyJob]  # the studies to run (study_jobs)
     max_trials: int | None = None  # then exit with EXIT_RECYCLE; None: run until nothing is left
+
+
+def study_jobs(cfg: DictConfig, planned: dict[Approach, DictConfig], parent_runs: dict[str, str]) -> list[StudyJob]:
+    """A StudyJob per planned approach (its composed config, src.sweep.plan_approaches) with
+    its study's parent run."""
+    return [StudyJob(approach=approach, cfg=approach_cfg, space=approach_space(approach_cfg),
+                     parent_run_id=parent_runs[approach.label],
+                     tags={run_tags.SWEEP: cfg.search.name,
+                           run_tags.STUDY: studies.study_name(cfg.search, approach.label)})
+            for approach, approach_cfg in planned.items()]
 
 
 def resident_mb() -> float:
@@ -112,35 +121,24 @@ def worker_process(spec: WorkerSpec, events) -> None:
     # outcome in one line itself (the FAILED run in MLflow keeps the traceback).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     set_threads(spec.threads)
-    register_configs()
-    with initialize_config_dir(config_dir=spec.conf_dir, version_base=None):
-        cfg = compose("config", overrides=spec.overrides)
-        more = False
-        try:
-            more = run_worker(cfg, spec, events, interrupt)
-        except KeyboardInterrupt:
-            sys.exit(EXIT_INTERRUPTED)
-        except Exception as err:
-            if not is_unavailable(err):
-                raise  # a bug: Python prints the traceback
-            events.put({"kind": "error", "worker": spec.index, "message": describe_unavailable(err)})
-            sys.exit(EXIT_SERVICE_LOST)
+    more = False
+    try:
+        more = run_worker(spec.cfg, spec, events, interrupt)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as err:
+        if not is_unavailable(err):
+            raise  # a bug: Python prints the traceback
+        events.put({"kind": "error", "worker": spec.index, "message": describe_unavailable(err)})
+        sys.exit(EXIT_SERVICE_LOST)
     if more:
         sys.exit(EXIT_RECYCLE)
 
 
 def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
-    jobs = []
-    for approach in spec.approaches:
-        study = studies.open_study(cfg.search, storage, approach.label,
-                                   seed_offset=_seed_offset(spec, storage, cfg, approach.label))
-        approach_cfg = compose("config", overrides=merge_overrides(spec.overrides, approach.overrides))
-        units = list(approach_cfg.arch.units) if "units" in approach_cfg.arch else None
-        job = StudyJob(approach=approach, base_units=units, space=approach_space(approach_cfg),
-                       parent_run_id=study.user_attrs["mlflow_parent_run_id"],
-                       tags={run_tags.SWEEP: cfg.search.name, run_tags.STUDY: study.study_name})
-        jobs.append((job, study))
-    return jobs
+    return [(job, studies.open_study(cfg.search, storage, job.approach.label,
+                                     seed_offset=_seed_offset(spec, storage, cfg, job.approach.label)))
+            for job in spec.jobs]
 
 
 def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, label: str) -> int:
