@@ -13,7 +13,7 @@ from src.config import UserError
 TINY_BENCH = ["bench.approaches=[reshape_head]", "bench.repeats=1", "bench.epochs=2", "bench.ablation_epochs=2", "bench.sweep_windows=200",
               "bench.throughput_trials=2", "bench.throughput_epochs=1", "bench.pruning_trials=2",
               "bench.pruning_epochs=2", "bench.memory_trials=2", "bench.baseline=null",
-              "bench.default_sweep=false", "bench.overrides=['train.jit_compile=false','search.plots=false']"]
+              "bench.default_sweep=false", "bench.overrides=['train.jit_compile=false','train.steps_per_execution=1','search.plots=false']"]
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_bench_runs_every_part_and_reports_each(tmp_path):
     for heading in ("**1. Tracking overhead**", "**2. Training speed**", "**3. Sweep throughput**",
                     "**4. Pruning**", "**5. Memory**"):
         assert heading in table
-    assert "Every run of this project with train.jit_compile=false, search.plots=false." in table
+    assert "Every run of this project with train.jit_compile=false, train.steps_per_execution=1, search.plots=false." in table
     assert table.strip() in result.stdout
 
 

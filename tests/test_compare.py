@@ -15,7 +15,8 @@ from src.compare import compare
 from src.config import UserError
 from src.sweep import sweep
 
-FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
+FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false",
+        "train.steps_per_execution=1", "search.space.units.low=2",
         "search.space.units.high=4", "search.space.depth.high=1", "search/space=default",
         "search.plots=false"]
 

@@ -34,7 +34,8 @@ CASES = [("reshape_head", "window", "channels"), ("timedistributed", "window", "
          ("seq2seq", "window", "channels"), ("naive", "window", "channels"),
          ("linear", "window", "channels"), ("reshape_head", "global", "samples"),
          ("seq2seq", "revin", "channels"), ("timedistributed", "revin", "samples")]
-TINY = ["data.n_windows=200", "train.epochs=2", "train.verbose=0", "train.jit_compile=false"]
+TINY = ["data.n_windows=200", "train.epochs=2", "train.verbose=0", "train.jit_compile=false",
+        "train.steps_per_execution=1"]
 WINDOWS = [0, 1, 2]  # the test windows (all three of this small data), compared one by one
 
 

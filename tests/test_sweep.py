@@ -20,12 +20,14 @@ from conftest import CONF_DIR, ROOT, make_cfg, run_cli
 from src.config import UserError
 from src.sweep import SweepFailed, sweep, worker_count
 
-# Tiny studies: small data, two epochs, one or two layers of 2-4 cells, and no XLA, whose
-# compilation would cost more than such trials train (tests/test_train.py covers the default).
+# Tiny studies: small data, two epochs, one or two layers of 2-4 cells, no XLA and one batch
+# per compiled call: compiling XLA or tracing a loop of 8 steps would cost more than such
+# trials train (tests/test_train.py covers the defaults; neither changes the numbers).
 # No MLflow model per trial and no study plots: the models a sweep logs are tested where they
 # are used (tests/test_compare.py registers one, tests/test_services.py fetches one through a
 # server), the plots in the first test below.
-FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false", "search.space.units.low=2",
+FAST = ["search.workers=1", "data.n_windows=200", "train.epochs=2", "train.jit_compile=false",
+        "train.steps_per_execution=1", "search.space.units.low=2",
         "search.space.units.high=4", "search.space.depth.high=2", "tracking.log_model=false", "search.plots=false",
         "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
 
@@ -57,12 +59,13 @@ def states(study):
 
 
 ARCHS = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
-BASELINES = ["naive", "linear", "ets", "theta", "arima"]  # search.baselines' default
+BASELINES = ["naive", "ets"]  # a trivial and a statistical one (tests/test_baselines.py has each)
 
 
 @pytest.mark.slow
 def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
-    args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]", "search.plots=true"]
+    args = [*sweep_args, "search.n_trials=2", "search.archs=[reshape_head,timedistributed]", "search.plots=true",
+            f"search.baselines=[{','.join(BASELINES)}]"]
     rows = run_sweep(args)
     printed = capsys.readouterr().out
     assert [r["approach"] for r in rows] == ["reshape_head", "timedistributed", *BASELINES]
@@ -220,7 +223,8 @@ def _wait_for_running_trial(tmp_path, name, timeout=120):
 
 # Several seconds per trial: an LSTM (the closed-form linear takes no epochs).
 LONG_TRIALS = ["search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=2",
-               "search.space.depth.high=1", "train.epochs=150", "train.patience=150"]
+               "search.space.depth.high=1", "train.epochs=150", "train.patience=150",
+               "train.steps_per_execution=8"]
 # The pruner is not among the settings a study keeps, so a rerun may prune every trial after
 # its first epoch: the retries and the trials left still run and finish, in a second each.
 PRUNE_AT_ONCE = ["search.pruner._target_=optuna.pruners.ThresholdPruner", "~search.pruner.n_startup_trials",
