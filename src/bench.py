@@ -293,6 +293,9 @@ def check_approaches(compose, approaches: list[str]) -> None:
 def bench(cfg: DictConfig) -> dict:
     from hydra import compose as hydra_compose
 
+    from src.config import validate
+
+    validate(cfg)
     b = cfg.bench
 
     def compose(overrides):

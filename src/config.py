@@ -476,6 +476,7 @@ def validate(cfg: DictConfig) -> None:
              f"(they must sum to under 1): use fewer folds or a smaller data.test_fraction")
     _positive(cfg.compare, "compare", ("forecast_windows",))
     _positive(cfg.bench, "bench", tuple(f.name for f in fields(BenchConfig) if f.type is int))
+    _positive(cfg.bench, "bench", ("memory_trials",), minimum=2)  # row 5: after trial 2 against the last
     if "units" in cfg.arch:
         units = list(cfg.arch.units)
         _require(len(units) > 0, "arch.units needs at least one width, e.g. arch.units=[12,12,6]")

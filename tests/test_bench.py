@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from conftest import ROOT, TINY, make_cfg, run_cli
+from hydra import initialize_config_dir
+
+from conftest import CONF_DIR, ROOT, TINY, make_cfg, run_cli
 from src.bench import check_approaches
 from src.bench_process import first_epoch
 from src.config import UserError
@@ -42,6 +44,26 @@ def test_bench_approaches_are_checked_before_anything_runs(approaches, message):
     check_approaches(lambda overrides: make_cfg(*overrides), ["reshape_head", "seq2seq"])
     with pytest.raises(UserError, match=message):
         check_approaches(lambda overrides: make_cfg(*overrides), approaches)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("bench.repeats=0", "bench.repeats must be a positive integer, got 0"),
+    ("bench.memory_trials=1", "bench.memory_trials must be 2 or more, got 1"),
+])
+def test_bad_bench_settings_stop_it_before_anything_runs(tmp_path, monkeypatch, override, message):
+    """Before, these ran the whole bench (35 minutes by default) and then failed on an
+    empty median or a missing second trial."""
+    import src.bench
+
+    def measured(*args):
+        raise AssertionError("the bench started measuring")
+
+    monkeypatch.setattr(src.bench, "machine", measured)
+    cfg = make_cfg(override, f"bench.out_dir={tmp_path}/bench")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
+            pytest.raises(UserError, match=message):
+        src.bench.bench(cfg)
+    assert not (tmp_path / "bench").exists()
 
 
 @pytest.mark.slow
