@@ -63,7 +63,7 @@ class StudyJob:
 def trial_config(job: StudyJob, values: dict) -> DictConfig:
     """The study's config with the trial's sampled values set: what Hydra composes from the
     sweep's, the approach's and the trial's overrides (tests/test_sweep.py checks), without
-    composing again (0.3 s of each trial). Every searched key names a value
+    composing again. Every searched key names a value
     (src.tuning.space.check_space), so setting it is all an override does."""
     cfg = copy.deepcopy(job.cfg)
     for key, value in values.items():
