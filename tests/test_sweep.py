@@ -22,7 +22,7 @@ from src.sweep import SweepFailed, sweep, worker_count
 
 # Tiny studies: small data, two epochs, one or two layers of 2-4 cells, no XLA and one batch
 # per compiled call: compiling XLA or tracing a loop of 8 steps would cost more than such
-# trials train (tests/test_train.py covers the defaults; neither changes the numbers).
+# trials train (tests/test_train.py covers the defaults).
 # No MLflow model per trial and no study plots: the models a sweep logs are tested where they
 # are used (tests/test_compare.py registers one, tests/test_services.py fetches one through a
 # server), the plots in the first test below.
@@ -221,7 +221,8 @@ def _wait_for_running_trial(tmp_path, name, timeout=120):
     raise AssertionError("no trial started")
 
 
-# Several seconds per trial: an LSTM (the closed-form linear takes no epochs).
+# Several seconds per trial: an LSTM (the closed-form linear takes no epochs), with the default
+# 8 batches per compiled call (FAST's one per call makes each of these epochs slower).
 LONG_TRIALS = ["search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=2",
                "search.space.depth.high=1", "train.epochs=150", "train.patience=150",
                "train.steps_per_execution=8"]
