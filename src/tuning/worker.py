@@ -124,7 +124,7 @@ def worker_process(spec: WorkerSpec, events) -> None:
     set_threads(spec.threads)
     more = False
     try:
-        more = run_worker(spec.cfg, spec, events, interrupt)
+        more = run_worker(spec, events, interrupt)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
@@ -136,17 +136,16 @@ def worker_process(spec: WorkerSpec, events) -> None:
         sys.exit(EXIT_RECYCLE)
 
 
-def load_jobs(cfg: DictConfig, storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
-    return [(job, studies.open_study(cfg.search, storage, job.approach.label,
-                                     seed_offset=_seed_offset(spec, storage, cfg, job.approach.label)))
+def load_jobs(storage, spec: WorkerSpec) -> list[tuple[StudyJob, optuna.Study]]:
+    return [(job, studies.open_study(spec.cfg.search, storage, job.approach.label,
+                                     seed_offset=_seed_offset(spec, storage, job)))
             for job in spec.jobs]
 
 
-def _seed_offset(spec: WorkerSpec, storage, cfg: DictConfig, label: str) -> int:
+def _seed_offset(spec: WorkerSpec, storage, job: StudyJob) -> int:
     """Distinct per worker and per resumption, so no two processes replay one draw."""
-    name = studies.study_name(cfg.search, label)
-    existing = len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
-    return 1000 * spec.index + existing
+    study = optuna.load_study(study_name=job.tags[run_tags.STUDY], storage=storage)
+    return 1000 * spec.index + len(study.get_trials(deepcopy=False))
 
 
 WAIT = "wait"
@@ -220,16 +219,17 @@ def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -
     return event
 
 
-def run_worker(cfg: DictConfig, spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
+def run_worker(spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
     """Run trials until none is left (returns False) or until `spec.max_trials` have run
     (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data.windowed import prepare
 
+    cfg = spec.cfg
     gc.freeze()  # as in src.train: the imported modules out of every collection's scan
     experiment_id = tracking.use_experiment(cfg.tracking)
     storage = studies.open_storage(cfg.search)
-    jobs = load_jobs(cfg, storage, spec)
+    jobs = load_jobs(storage, spec)
     lock = studies.SetupLock(cfg.search)
     data_cache: dict[str, Any] = {}
 
