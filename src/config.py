@@ -209,8 +209,9 @@ class AppConfig:
     run_name: Optional[str] = MISSING
 
 
-# The only callables a config may name by `_target_`. Configs can come back from a shared
-# tracking store (compare, forecast), so nothing else is ever instantiated.
+# The only callables a config may name by `_target_`: classes and functions defined in these
+# packages. Configs can come back from a shared tracking store (compare, forecast), so nothing
+# else is ever instantiated.
 ALLOWED_TARGETS = ("src.models.", "src.data.sources.", "optuna.samplers.", "optuna.pruners.")
 
 
@@ -265,11 +266,29 @@ def check_builder_args(arch: DictConfig) -> None:
 
 
 def check_targets(node: Any, where: str = "") -> None:
-    """UserError naming the first `_target_` outside ALLOWED_TARGETS."""
+    """UserError naming the first `_target_` outside ALLOWED_TARGETS. The name is not enough:
+    Hydra also follows attributes, so `src.data.sources.pd.read_pickle` is pandas' function
+    reached through a module that imports pandas. What it names must be defined there."""
     for key, target in targets(node):
-        if not target.startswith(ALLOWED_TARGETS):
-            raise UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must start "
-                            f"with one of {', '.join(ALLOWED_TARGETS)}")
+        if not target.startswith(ALLOWED_TARGETS) or not _defined_in_allowed(target):
+            raise UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must name a "
+                            f"class or function defined in {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}")
+
+
+def _defined_in_allowed(target: str) -> bool:
+    """Whether `target` is a class or function whose module is in ALLOWED_TARGETS. Resolving
+    it imports modules under those packages only (the name starts with one). One that cannot
+    be resolved passes here: instantiating it fails with its own message, having run nothing."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    try:
+        found = get_object(target)
+    except Exception:  # noqa: BLE001 - Hydra wraps the ImportError or AttributeError
+        return True
+    module = f"{getattr(found, '__module__', None)}."
+    return (inspect.isclass(found) or inspect.isfunction(found)) and module.startswith(ALLOWED_TARGETS)
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:

@@ -235,6 +235,12 @@ def test_a_stored_sampler_and_space_are_taken_whole_not_mixed_with_todays():
 @pytest.mark.parametrize("edit, message", [
     (("src.data.sources.synthetic", "shutil.copyfile"),
      "run abc: data.source._target_: 'shutil.copyfile' is not allowed"),
+    # Allowed names that lead out of the allowed packages through a module's imports
+    # (pandas' unpickler ran a stored file's code before this).
+    (("src.data.sources.synthetic", "src.data.sources.pd.read_pickle"),
+     "run abc: data.source._target_: 'src.data.sources.pd.read_pickle' is not allowed"),
+    (("src.data.sources.synthetic", "src.data.sources.np.load"),
+     "run abc: data.source._target_: 'src.data.sources.np.load' is not allowed"),
     (("seed: 42", "seed: ${oc.env:HOME}"), r"run abc: seed holds an interpolation"),
     (("epochs: 30", "epochs: many"), "run abc: train.epochs: Value 'many'"),
     (("seed: 42", "seed: 42\nhook: 1"), "run abc: hook: Key 'hook' not in"),
@@ -253,6 +259,9 @@ def test_build_refuses_targets_outside_the_allow_list(tmp_path):
                                "path": {"_target_": "os.getcwd"}})
     with pytest.raises(UserError, match="path._target_: 'os.getcwd' is not allowed"):
         build(nested)
+    through = OmegaConf.create({"_target_": "src.models.recurrent.keras.utils.get_file", "origin": "x"})
+    with pytest.raises(UserError, match="'src.models.recurrent.keras.utils.get_file' is not allowed"):
+        build(through)
     assert not (tmp_path / "x").exists()
 
 

@@ -1,6 +1,7 @@
 """`src.compare` on a small sweep: the report's files and MLflow run, repeats over seeds,
 and the honesty checks (one split for all, fewer trials flagged, missing metrics listed)."""
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -30,10 +31,11 @@ def call(fn, overrides):
 
 
 @pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
-def swept(tmp_path_factory):
+def swept(tmp_path_factory, empty_store):
     """A sweep of reshape_head (3 finished trials) and linear (2, closed form: deterministic),
     with the naive and theta (statistical) baselines."""
     tmp = tmp_path_factory.mktemp("compare")
+    shutil.copyfile(empty_store, tmp / "mlflow.db")
     base = [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
             "tracking.experiment=test", f"search.journal={tmp}/optuna/journal.log",
             f"compare.report_dir={tmp}/reports", "search.baselines=[naive,theta]", *FAST]

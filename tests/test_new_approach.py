@@ -44,6 +44,9 @@ def conv(tmp_path, monkeypatch):
     """The overrides that select the throwaway approach."""
     module = types.ModuleType("src.models.throwaway")
     module.conv1d = conv1d
+    # Defined there, as a user's builder in src/models/throwaway.py would be (only what is
+    # defined in src.models may be a _target_, src.config.check_targets).
+    monkeypatch.setattr(conv1d, "__module__", module.__name__)
     monkeypatch.setitem(sys.modules, "src.models.throwaway", module)
     (tmp_path / "conf" / "arch").mkdir(parents=True)
     (tmp_path / "conf" / "arch" / "conv1d.yaml").write_text(YAML)

@@ -4,6 +4,7 @@ with the same numbers; bad input is one line (CLI) or a 400 (server)."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,9 +48,10 @@ class KeepModel(keras.callbacks.Callback):
 
 
 @pytest.fixture(scope="session")  # xdist may run other modules between this one's tests
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, empty_store):
     """One run per case; the pipeline's own test forecasts of a few windows."""
     tmp = tmp_path_factory.mktemp("serving")
+    shutil.copyfile(empty_store, tmp / "mlflow.db")
     store = [f"tracking.uri=sqlite:///{tmp}/mlflow.db", f"tracking.artifact_root={tmp}/artifacts",
              "tracking.experiment=serve"]
     cases = []
