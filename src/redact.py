@@ -4,14 +4,18 @@ param, tag, artifact text, log line and error message goes through `redact`."""
 import logging
 import re
 
-# user:password@ right after a scheme; a password cannot hold '@', '/' or spaces unencoded.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+(?P<at>@)")
+# user:password@ right after a scheme. The password runs to the first '@', as SQLAlchemy
+# reads it (Optuna's and MLflow's database URLs), so it may hold '/' (generated passwords do).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s@]+(?P<at>@)")
+# A password given as a query parameter, which SQLAlchemy passes on to the driver.
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&\s]+")
 HIDDEN = "***"
 
 
 def redact(text: str) -> str:
     """`text` with the password of every URL in it replaced by ***."""
-    return _URL_PASSWORD.sub(rf"\g<head>{HIDDEN}\g<at>", text)
+    text = _URL_PASSWORD.sub(rf"\g<head>{HIDDEN}\g<at>", text)
+    return _QUERY_PASSWORD.sub(rf"\g<head>{HIDDEN}", text)
 
 
 class RedactingFilter(logging.Filter):

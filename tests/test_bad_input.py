@@ -129,15 +129,38 @@ def test_a_password_in_an_unreachable_tracking_uri_is_hidden(tmp_path):
     assert f"http://alice:***@127.0.0.1:{closed} is unreachable" in result.stderr
 
 
+def test_printed_and_logged_commands_hold_no_password_even_when_quoted():
+    """The reproduce tag and the sweep's compare hint, which quote each override for the
+    shell."""
+    from src.overrides import reproduce_command
+    from src.sweep import compare_hint
+
+    overrides = ["tracking.uri=postgresql+psycopg://u@db/mlflow?sslmode=require&password=it's-secret",
+                 "search.storage=postgresql+psycopg://u:p/w@db/optuna", "arch=linear"]
+    for command in (reproduce_command(overrides), compare_hint(overrides)):
+        assert "secret" not in command and "p/w" not in command and "arch=linear" in command
+
+
 @pytest.mark.parametrize("text, expected", [
     ("postgresql+psycopg://u:pw@db:5432/optuna", "postgresql+psycopg://u:***@db:5432/optuna"),
     ("tracking.uri=http://alice:s%40cret@h:5000 and sqlite:///x.db",
      "tracking.uri=http://alice:***@h:5000 and sqlite:///x.db"),
     ("http://user@host/x", "http://user@host/x"),
     ("storage: mysql://root:toor@127.0.0.1/db\n", "storage: mysql://root:***@127.0.0.1/db\n"),
+    ("http://127.0.0.1:5000/api/2.0/mlflow/runs/get?run_id=1", "http://127.0.0.1:5000/api/2.0/mlflow/runs/get?run_id=1"),
+    # What SQLAlchemy reads as the password: up to the first '@' ('/' included), or the
+    # `password` query parameter. Both reached params and tags before.
+    ("postgresql+psycopg://alice:ab/cd+ef@db:5432/mlflow", "postgresql+psycopg://alice:***@db:5432/mlflow"),
+    ("postgresql+psycopg://alice@db/optuna?password=s3cr3t&sslmode=require",
+     "postgresql+psycopg://alice@db/optuna?password=***&sslmode=require"),
 ])
 def test_redact_hides_only_passwords(text, expected):
     assert redact(text) == expected
+    from sqlalchemy.engine import make_url
+
+    if text.startswith("postgresql"):
+        url = make_url(text)
+        assert (url.password or url.query.get("password")) not in redact(text)
 
 
 # --- data ---------------------------------------------------------------------------
