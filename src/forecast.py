@@ -18,10 +18,10 @@ from omegaconf import DictConfig
 
 from src import tables
 from src.config import UserError
+from src.data.sources import oldest_first, time_column
 
 log = logging.getLogger(__name__)
 WINDOWS = ("last", "all")
-TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds")
 
 
 def read_history(data: DictConfig) -> pd.DataFrame:
@@ -37,16 +37,13 @@ def read_history(data: DictConfig) -> pd.DataFrame:
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}") from None
-    column = data.time_column or next((c for c in frame.columns if str(c).lower() in TIME_NAMES), None)
+    column = data.time_column or time_column(frame)
     if column is None:
         return frame
     if column not in frame.columns:
         raise UserError(f"data.time_column: no column '{column}' in {file}")
-    times = pd.to_datetime(frame[column], errors="coerce")
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise UserError(f"column '{column}' in {file} row {row} is not a time: {frame[column].iloc[row]!r}")
-    return frame.drop(columns=[column]).set_index(pd.DatetimeIndex(times, name=column))
+    frame, times = oldest_first(frame, column, file)
+    return frame.drop(columns=[column]).set_index(times)
 
 
 def _default_series() -> pd.DataFrame:

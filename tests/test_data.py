@@ -123,3 +123,32 @@ def test_fingerprint_tracks_data_and_windows():
     assert base == prepare(make_cfg("data.n_windows=200", "data.stacking=samples").data).fingerprint
     assert base != prepare(make_cfg("data.n_windows=200", "data.seed=1").data).fingerprint
     assert base != prepare(make_cfg("data.n_windows=200", "data.horizon=9").data).fingerprint
+
+
+def test_a_newest_first_csv_is_read_oldest_first_for_training_and_forecasting(tmp_path):
+    """Before, both read such a file as it stood: training learnt the series backwards and
+    src.forecast forecast from the oldest rows, dating the forecast before the file began."""
+    from omegaconf import OmegaConf
+
+    from src.forecast import next_index, read_history
+
+    oldest = write_csv(tmp_path / "oldest.csv")
+    newest = tmp_path / "newest.csv"
+    pd.read_csv(oldest).iloc[::-1].to_csv(newest, index=False)
+    pd.testing.assert_frame_equal(read_csv(str(newest)), read_csv(str(oldest)))
+    history = read_history(OmegaConf.create({"path": str(newest), "time_column": None}))
+    pd.testing.assert_frame_equal(history, read_history(OmegaConf.create({"path": str(oldest), "time_column": None})))
+    assert next_index(history, 2)[0] == history.index[-1] + pd.Timedelta(hours=1)
+
+
+@pytest.mark.parametrize("edit, row", [("repeat", 5), ("swap", 6)])
+def test_repeated_or_unordered_times_are_named(tmp_path, edit, row):
+    path = write_csv(tmp_path / "series.csv")
+    frame = pd.read_csv(path)
+    if edit == "repeat":
+        frame.loc[5, "date"] = frame.loc[4, "date"]
+    else:
+        frame.loc[[5, 6], "date"] = frame.loc[[6, 5], "date"].to_numpy()
+    frame.to_csv(path, index=False)
+    with pytest.raises(UserError, match=rf"column 'date' in .* row {row} .* does not come after the row before it"):
+        read_csv(str(path))

@@ -60,8 +60,38 @@ def _threshold_ar(n: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+TIME_NAMES = ("date", "time", "timestamp", "datetime", "ds")  # a column that dates the rows
+
+
+def time_column(frame: pd.DataFrame) -> str | None:
+    """The first column named as in TIME_NAMES, whatever its case."""
+    return next((c for c in frame.columns if str(c).lower() in TIME_NAMES), None)
+
+
+def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """The rows in time order by `column`, and their times. A file listing them newest first
+    (a common export) is read the other way round, which the log says; a value that is not a
+    time, or one not after the row before it (repeated or out of order), is a UserError
+    naming the row (its position in the file, as in every message here)."""
+    times = pd.to_datetime(frame[column], errors="coerce")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise UserError(f"column '{column}' in {file} row {row} is not a time: {frame[column].iloc[row]!r}")
+    if len(times) > 1 and times.iloc[0] > times.iloc[-1]:
+        log.info("%s lists its rows newest first (column '%s'): read oldest first", file, column)
+        frame, times = frame.iloc[::-1], times.iloc[::-1]
+    backwards = np.flatnonzero((times.diff() <= pd.Timedelta(0)).to_numpy())
+    if backwards.size:
+        row = int(times.index[backwards[0]])
+        raise UserError(f"column '{column}' in {file} row {row} ({frame[column].loc[row]!r}) does not "
+                        f"come after the row before it in time (repeated or out of order); sort the "
+                        f"file by {column} with one row per time step")
+    return frame.reset_index(drop=True), pd.DatetimeIndex(times, name=column)
+
+
 def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """The chosen columns of a CSV file (default: every numeric column), checked."""
+    """The chosen columns of a CSV file (default: every numeric column), checked, in time
+    order where a column dates the rows (TIME_NAMES)."""
     file = Path(path).expanduser()
     if file.is_dir():
         raise UserError(f"data.path: {file} is a folder, not a CSV file")
@@ -76,6 +106,9 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     if twice:
         raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
                         f"rename the columns so each is unique")
+    dated_by = time_column(frame)
+    if dated_by is not None:
+        frame, _ = oldest_first(frame, dated_by, file)
     if columns is None:
         columns = [c for c in frame.columns if _is_number_column(frame[c])]
         if not columns:
