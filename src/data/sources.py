@@ -71,8 +71,8 @@ def time_column(frame: pd.DataFrame) -> str | None:
 def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
     """The rows in time order by `column`, and their times. A file listing them newest first
     (a common export) is read the other way round, which the log says; a value that is not a
-    time, or one not after the row before it (repeated or out of order), is a UserError
-    naming the row (its position in the file, as in every message here)."""
+    time, or one before the row above it, is a UserError naming the row (its position in the
+    file, as in every message here). A time may repeat: a `date` of days can date hourly rows."""
     times = pd.to_datetime(frame[column], errors="coerce")
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
@@ -80,12 +80,11 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     if len(times) > 1 and times.iloc[0] > times.iloc[-1]:
         log.info("%s lists its rows newest first (column '%s'): read oldest first", file, column)
         frame, times = frame.iloc[::-1], times.iloc[::-1]
-    backwards = np.flatnonzero((times.diff() <= pd.Timedelta(0)).to_numpy())
+    backwards = np.flatnonzero((times.diff() < pd.Timedelta(0)).to_numpy())
     if backwards.size:
         row = int(times.index[backwards[0]])
-        raise UserError(f"column '{column}' in {file} row {row} ({frame[column].loc[row]!r}) does not "
-                        f"come after the row before it in time (repeated or out of order); sort the "
-                        f"file by {column} with one row per time step")
+        raise UserError(f"column '{column}' in {file} row {row} ({frame[column].loc[row]!r}) is earlier "
+                        f"than the row before it: the rows are out of time order; sort the file by {column}")
     return frame.reset_index(drop=True), pd.DatetimeIndex(times, name=column)
 
 
