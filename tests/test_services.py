@@ -30,11 +30,16 @@ HEARTBEAT = ["search.heartbeat_interval=1", "search.grace_period=4"]
 # Every other test: a live trial starved of CPU for a few seconds (a loaded 2-core machine)
 # should not risk being failed as dead there, which would add a trial the test does not count.
 RELAXED = ["search.heartbeat_interval=2", "search.grace_period=60"]
-# One tiny LSTM study: trials that take as long as their epochs (the closed-form linear takes none).
+# One tiny LSTM study: trials that take as long as their epochs (the closed-form linear takes
+# none), one batch per compiled call (tracing a loop of 8 costs more than a few epochs train),
+# no MLflow model (the two tests that look at artifacts log it).
 SHORT = ["search.workers=1", "data.n_windows=200", "train.jit_compile=false", "search.archs=[reshape_head]",
          "search.baselines=[]", "search.space.units.high=4", "search.space.units.low=2",
-         "search.space.depth.high=1", "search.plots=false",
-         "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
+         "search.space.depth.high=1", "search.plots=false", "train.steps_per_execution=1",
+         "tracking.log_model=false", "search.pruner.n_startup_trials=1", "search.pruner.n_warmup_steps=1"]
+# Trials that run until a test kills a worker or a server: 8 batches per call keep each of
+# their epochs short.
+LONG = ["train.epochs=150", "train.patience=150", "train.steps_per_execution=8"]
 
 
 def _free_port() -> int:
@@ -148,7 +153,7 @@ def _assert_consistent(study, target, tracking_uri, name, workers=1):
 
 def test_two_workers_share_a_study_on_postgres_and_a_tracking_server(services, tmp_path):
     args = [*_args(services, "shared", tmp_path, services.tracking), "search.n_trials=4",
-            "search.workers=2", "train.epochs=3"]
+            "search.workers=2", "train.epochs=3", "tracking.log_model=true"]
     run_sweep(args)
     study = _study(services, "shared")
     assert len({t.user_attrs["worker_pid"] for t in study.trials}) == len(study.trials)  # a fresh process each
@@ -182,7 +187,7 @@ def test_sweeps_started_together_on_two_machines_share_studies_and_baselines(ser
 
 def test_killed_worker_is_failed_after_the_grace_period_and_retried(services, tmp_path):
     args = [*_args(services, "killed", tmp_path, services.tracking, HEARTBEAT), "search.n_trials=3",
-            "search.workers=2", "train.epochs=150", "train.patience=150"]
+            "search.workers=2", *LONG]
     proc = _popen(args)
     victim = _wait_running(services, "killed")
     os.kill(int(victim.user_attrs["worker_pid"]), signal.SIGKILL)
@@ -206,8 +211,7 @@ def test_the_whole_sweep_killed_and_rerun_at_once_retries_its_trial(services, tm
     """kill -9 of the sweep and its workers, then the same command at once: the trial is
     not stale yet, so the rerun waits for the grace period, fails it, and runs its retry
     (which once sat WAITING, never run, with the study one trial short)."""
-    args = [*_args(services, "rerun", tmp_path, services.tracking, HEARTBEAT), "search.n_trials=2",
-            "train.epochs=150", "train.patience=150"]
+    args = [*_args(services, "rerun", tmp_path, services.tracking, HEARTBEAT), "search.n_trials=2", *LONG]
     proc = _popen(args)
     victim = _wait_running(services, "rerun")
     os.killpg(proc.pid, signal.SIGKILL)
@@ -252,8 +256,7 @@ def test_wrong_password_or_database_is_a_clear_error(services, tmp_path, url, me
 def test_service_lost_mid_sweep_then_rerun(services, tmp_path, lost):
     name = f"lost-{lost}"
     tracking = services.tracking if lost == "mlflow" else None
-    args = [*_args(services, name, tmp_path, tracking, HEARTBEAT), "search.n_trials=2", "train.epochs=150",
-            "train.patience=150"]
+    args = [*_args(services, name, tmp_path, tracking, HEARTBEAT), "search.n_trials=2", *LONG]
     proc = _popen(args)
     _wait_running(services, name)
     services.script("stop", lost)
@@ -273,7 +276,8 @@ def test_no_password_reaches_mlflow_or_the_output(services, tmp_path):
     tracking.uri: no param, tag, metric key, artifact or printed line holds it."""
     tracking = f"http://alice:{PASSWORD}@127.0.0.1:{services.mlflow_port}"
     args = [*_args(services, "secret", tmp_path, tracking), "search.n_trials=1", "train.epochs=1",
-            "search.baselines=[naive]", f"compare.report_dir={tmp_path}/reports", "compare.repeats=1"]
+            "search.baselines=[naive]", f"compare.report_dir={tmp_path}/reports", "compare.repeats=1",
+            "tracking.log_model=true"]  # its files are artifacts too
     outputs = []
     for module in ("src.sweep", "src.compare"):
         result = run_cli(module, *args)
