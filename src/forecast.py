@@ -32,7 +32,7 @@ def read_history(data: DictConfig) -> pd.DataFrame:
     if file.is_dir():
         raise UserError(f"data.path: {file} is a folder, not a CSV file")
     if not file.is_file():
-        raise UserError(f"data.path: no such file: {file}")
+        raise UserError(f"data.path: no such file: {data.path}")
     try:
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:

@@ -81,6 +81,24 @@ def _check_sqlite_path(path: Path, uri: str) -> None:
                         f"{ancestor} is not a writable folder")
 
 
+def check_artifact_root(tracking) -> None:
+    """`tracking.artifact_root`, where a local store puts a new experiment's artifacts: a
+    folder this process can write, created here if new. A tracking server chooses its own."""
+    if tracking.uri.startswith(("http://", "https://")):
+        return
+    root = tracking.artifact_root
+    if "://" in root:  # pathlib would make it a local folder named after the URL
+        raise UserError(f"tracking.artifact_root: '{redact(root)}' is not a folder path; with a local "
+                        f"store (tracking.uri={redact(tracking.uri)}) artifacts go to a local folder")
+    path = Path(root).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)  # the experiments' folders go in it
+    except OSError as err:
+        raise UserError(f"tracking.artifact_root: cannot create {path}: {err.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"tracking.artifact_root: cannot write {path}")
+
+
 def check_storage(url: str | None) -> None:
     if url is not None:
         check_database(url, "Optuna storage")

@@ -47,6 +47,20 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     studies.build_pruner(search)
     services.check_tracking(cfg.tracking.uri)
     services.check_storage(search.storage)
+    services.check_artifact_root(cfg.tracking)  # last: it creates the folder
+
+
+def check_fits_data(overrides: list[str], archs: list[str], data) -> None:
+    """What only the data can tell, before any study or run exists: a statistical baseline's
+    season fits the training rows."""
+    from hydra import compose
+
+    from src.models import statistical
+    from src.overrides import merge_overrides
+
+    for arch in archs:
+        arch_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"])).arch
+        statistical.check_fits(arch_cfg, data.val.starts[0])
 
 
 def settings(cfg: DictConfig) -> dict[str, str]:
@@ -467,6 +481,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
 
     check_sweep(cfg, overrides)
     data = prepare(cfg.data)
+    check_fits_data(overrides, [*cfg.search.archs, *cfg.search.baselines], data)
     start_worker_server()
     from src import tracking
     from src.tuning.summary import format_table

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 from src import services
 from src.config import validate
 from src.data.windowed import prepare
+from src.models import statistical
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
     is created."""
     validate(cfg)
     data = prepare(cfg.data)
+    statistical.check_fits(cfg.arch, data.val.starts[0])
     services.check_tracking(cfg.tracking.uri)
+    services.check_artifact_root(cfg.tracking)
     from src import tracking  # TensorFlow loads here, not on `--help`
     from src.one_run import fit_and_log
 

@@ -11,6 +11,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from conftest import ROOT, make_cfg, run_cli, write_csv
@@ -108,6 +109,31 @@ def test_unwritable_or_folder_sqlite_store_is_named(tmp_path):
     with pytest.raises(UserError, match="is a folder; name the database file"):
         services.check_tracking(f"sqlite:///{tmp_path}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+@pytest.mark.parametrize("root, message", [
+    ("s3://u:S3cretPW@127.0.0.1:9/bucket", "tracking.artifact_root: 's3://u:\\*\\*\\*@127.0.0.1:9/bucket' is not a folder path"),
+    ("/proc/nope", "tracking.artifact_root: cannot create /proc/nope"),
+])
+def test_an_unusable_artifact_root_stops_a_run_before_it_starts(store, root, message):
+    """Before, the URL became a local folder named after it, password included (also in the
+    experiment's artifact location), and /proc/nope a traceback and a FAILED run."""
+    from src.train import train
+
+    with pytest.raises(UserError, match=message):
+        train(make_cfg(*store, f"tracking.artifact_root={root}", "data.n_windows=200", "train.epochs=1"))
+    client = MlflowClient(tracking_uri=store[0].split("=", 1)[1])
+    assert [e.name for e in client.search_experiments()] == ["Default"]
+    assert not list(ROOT.glob("s3:*"))
+
+
+def test_a_password_in_a_data_path_url_is_hidden():
+    """pathlib made the URL's '//' one '/', which redaction did not recognise."""
+    from src.data.sources import read_csv
+
+    with pytest.raises(UserError) as err:
+        read_csv("http://u:S3cretPW@127.0.0.1:9/x.csv")
+    assert "S3cretPW" not in redact(str(err.value)) and "no such file" in str(err.value)
 
 
 def test_bad_tracking_uri_from_the_command_line_creates_nothing(tmp_path):

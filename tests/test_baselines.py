@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import TINY, make_cfg
+from conftest import CONF_DIR, TINY, make_cfg
 from src.config import UserError, validate
 from src.data.windowed import prepare
 from src.models import ridge, statistical
@@ -200,3 +200,22 @@ def test_every_new_baseline_is_a_run_with_the_same_metrics(tmp_path, store):
         assert {"spec/s0", "spec/s1"} <= set(run.data.params) and run.data.metrics["n_params"] > 0
     for arch in ("linear", "seasonal_naive"):  # Keras models: logged, served like the LSTMs
         assert runs[arch].data.tags["model_uri"].startswith("models:/")
+
+
+def test_a_season_too_long_for_the_data_stops_before_any_run(store):
+    """Before, `src.train` found it in the model's fit, inside its run: a FAILED run per try."""
+    from hydra import initialize_config_dir
+
+    from src.sweep import check_fits_data
+    from src.train import train
+
+    overrides = [*store, "data.n_windows=12", "data.input_steps=2", "data.horizon=1", "arch.season_length=12"]
+    for arch in ("arima", "ets", "theta"):
+        with pytest.raises(UserError, match="arch.season_length=12 needs at least 26 training rows"):
+            train(make_cfg(*overrides, f"arch={arch}"))
+    client = MlflowClient(tracking_uri=store[0].split("=", 1)[1])
+    assert not client.search_runs([e.experiment_id for e in client.search_experiments()])
+    cfg = make_cfg(*overrides[:-1])
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
+            pytest.raises(UserError, match="needs at least 26 training rows"):
+        check_fits_data(["arch.season_length=12"], ["ets"], prepare(cfg.data))

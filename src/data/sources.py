@@ -95,7 +95,7 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     if file.is_dir():
         raise UserError(f"data.path: {file} is a folder, not a CSV file")
     if not file.is_file():
-        raise UserError(f"data.path: no such file: {file}")
+        raise UserError(f"data.path: no such file: {path}")
     try:
         header = next(csv.reader(file.open(newline="")), [])
         frame = pd.read_csv(file)

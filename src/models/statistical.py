@@ -208,10 +208,7 @@ class StatisticalBaseline:
 
     def fit(self, rows: np.ndarray, series: list[str]) -> None:
         """rows (R, C): the training rows, in original units."""
-        if len(rows) < 2 * self.season_length + 2:
-            raise UserError(f"arch.season_length={self.season_length} needs at least "
-                            f"{2 * self.season_length + 2} training rows (two seasons); there are "
-                            f"{len(rows)}")
+        check_season(self.season_length, len(rows))
         self.series = list(series)
         with one_blas_thread():
             self.models = [FITTERS[self.method](rows[:, c], self.season_length) for c in range(rows.shape[1])]
@@ -234,6 +231,20 @@ class StatisticalBaseline:
         lines = [f"{self.name}: statsmodels, one model per series, fitted on the training rows"]
         lines += [f"  {name}: {spec}" for name, spec in self.specs().items()]
         return "\n".join(lines) + "\n"
+
+
+def check_season(season_length: int, training_rows: int) -> None:
+    """UserError unless the training rows hold two seasons (and two rows more). `src.train`
+    and `src.sweep` check it before any run is created."""
+    if training_rows < 2 * season_length + 2:
+        raise UserError(f"arch.season_length={season_length} needs at least {2 * season_length + 2} "
+                        f"training rows (two seasons); there are {training_rows}")
+
+
+def check_fits(arch, training_rows: int) -> None:
+    """The check above, for an arch config that has a season (the statistical ones)."""
+    if "season_length" in arch:
+        check_season(arch.season_length, training_rows)
 
 
 def _builder(method: str):
