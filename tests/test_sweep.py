@@ -322,6 +322,10 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.space.depth.type=integer", "search.space.depth.type must be one of int, float, categorical"),
     ("search.space.batch_size.choices=[]", "needs a non-empty list of choices"),
     ("search.space.learning_rate.low=0", "a log scale needs low > 0"),
+    # Values the config refuses: every trial that drew one failed, and a study could end empty.
+    ("search.space.batch_size.choices=[32,0]", "search.space.batch_size: 0 is refused: train.batch_size must be a positive integer"),
+    ("+search.space.rate={type:float,low:-1,high:1,key:train.learning_rate}", "search.space.rate: -1 is refused: train.learning_rate must be positive"),
+    ("+search.space.size={type:float,low:0.5,high:64,key:train.batch_size}", "search.space.size: 0.5 cannot be train.batch_size"),
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
     ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),

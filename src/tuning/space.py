@@ -59,7 +59,29 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
         spec = specs.get(name)
         if spec is not None and spec.type != "categorical" and spec.low < 1:
             raise UserError(f"{where}.{name}: low must be at least 1")
+    for name, spec in specs.items():
+        if spec.key is not None:
+            _check_values(f"{where}.{name}", spec, cfg)
     return specs
+
+
+def _check_values(entry: str, spec: ParamSpec, cfg: DictConfig) -> None:
+    """Each choice, or low and high, set on the config as a trial would set it: a value the
+    config refuses (its type, or validate's ranges) is a UserError now, not a failed trial
+    each time it is drawn."""
+    from src.config import validate
+
+    values = list(spec.choices) if spec.type == "categorical" else [spec.low, spec.high]
+    for value in values:
+        value = int(value) if spec.type == "int" else value
+        trial_cfg = cfg.copy()
+        try:
+            OmegaConf.update(trial_cfg, spec.key, value, merge=False)
+            validate(trial_cfg)
+        except OmegaConfBaseException as err:
+            raise UserError(f"{entry}: {value!r} cannot be {spec.key}: {str(err).splitlines()[0]}") from None
+        except UserError as err:
+            raise UserError(f"{entry}: {value!r} is refused: {err}") from None
 
 
 def approach_space(cfg: DictConfig) -> dict[str, ParamSpec]:
