@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import run_tags, tables
+from src import run_tags, services, tables
 from src.report import backtest, page, verdict
 from src.config import UserError, validate
 from src.tuning import selection
@@ -241,6 +241,11 @@ def compare(cfg: DictConfig) -> list[dict]:
     validate(cfg)
     if cfg.compare.repeats < 0:
         raise UserError(f"compare.repeats must be 0 or more, got {cfg.compare.repeats}")
+    services.check_folder(Path(cfg.compare.report_dir) / cfg.search.name, "compare.report_dir")
+    if cfg.compare.register:
+        from src.serving.registry import check_name, registered_name
+
+        check_name(registered_name(cfg.tracking.experiment, cfg.search.name))
     sweep = sweep_runs.load_sweep_runs(cfg.tracking, cfg.search.name)
     fingerprint = sweep_runs.check_one_split(sweep)
     missing = sweep_runs.missing_metrics(sweep)

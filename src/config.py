@@ -7,6 +7,7 @@ options) and runs before any data is read or any MLflow run is created.
 """
 
 import math
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -532,7 +533,10 @@ def _validate_search(search: DictConfig) -> None:
     _require(search.grace_period >= 2 * search.heartbeat_interval,
              f"search.grace_period ({search.grace_period} s) must be at least twice "
              f"search.heartbeat_interval ({search.heartbeat_interval} s)")
-    _require(bool(str(search.name).strip()), "search.name must not be empty")
+    # It names the studies, the report's folder and (with the experiment) the registered model.
+    _require(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9 _.-]*", str(search.name)) is not None,
+             f"search.name must be letters, digits, spaces, '_', '.' or '-' (not first), got "
+             f"'{search.name}'")
     for stacking in search.stackings:
         _require(stacking in STACKINGS, f"search.stackings: each must be one of "
                  f"{', '.join(STACKINGS)}; got '{stacking}'")

@@ -85,6 +85,9 @@ def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:
     if missing:
         raise UserError(f"data.path: the model forecasts {', '.join(forecaster.series)}; missing "
                         f"{', '.join(missing)} (columns: {', '.join(map(str, history.columns))})")
+    flags = [s for s in forecaster.series if pd.api.types.is_bool_dtype(history[s])]
+    if flags:  # as training refuses them (src.data.sources.read_csv)
+        raise UserError(f"data.path: column '{flags[0]}' holds true/false values, not numbers")
     return history[forecaster.series]
 
 
@@ -127,7 +130,9 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     if cfg.windows not in WINDOWS:
         raise UserError(f"windows must be one of {', '.join(WINDOWS)}; got '{cfg.windows}'")
     history = read_history(cfg.data)
+    services.check_folder(Path(cfg.out_dir), "out_dir")
     services.check_tracking(cfg.tracking.uri)
+    services.check_store_exists(cfg.tracking.uri, "run `make sweep` and `make compare` first, or set tracking.uri")
     import mlflow
 
     mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))

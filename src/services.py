@@ -99,6 +99,32 @@ def check_artifact_root(tracking) -> None:
         raise UserError(f"tracking.artifact_root: cannot write {path}")
 
 
+def check_store_exists(uri: str, hint: str) -> None:
+    """For commands that only read a store: a SQLite one must already be there (MLflow would
+    create an empty one on first use). UserError ending with `hint` otherwise."""
+    if uri.startswith(SQLITE_PREFIX) and not Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve().is_file():
+        raise UserError(f"no MLflow store at {redact(uri)}: {hint}")
+
+
+def check_folder(path: Path, key: str) -> None:
+    """UserError naming `key` unless `path` is a folder or one can be made there. Tried by
+    making the missing folders and removing them again: nothing is left behind."""
+    path = path.expanduser().resolve()
+    if path.exists():
+        if not path.is_dir():
+            raise UserError(f"{key}: {path} is a file, not a folder")
+        return
+    missing = [path, *(p for p in path.parents if not p.exists())]  # innermost first
+    try:
+        path.mkdir(parents=True)
+    except OSError as err:
+        raise UserError(f"{key}: cannot create the folder {path}: {err.strerror}") from None
+    finally:
+        for folder in missing:
+            if folder.is_dir():
+                folder.rmdir()
+
+
 def check_storage(url: str | None) -> None:
     if url is not None:
         check_database(url, "Optuna storage")

@@ -17,6 +17,7 @@ import queue
 import signal
 import sys
 import time
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -39,6 +40,9 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     for arch in [*search.archs, *search.baselines]:
         if arch not in known:
             raise UserError(f"search.archs/baselines: unknown arch '{arch}'; available: {', '.join(known)}")
+    twice = sorted({arch for arch in search.archs if list(search.archs).count(arch) > 1})
+    if twice:
+        raise UserError(f"search.archs names {', '.join(twice)} more than once; each arch is one study")
     if any(o.split("=", 1)[0].lstrip("+~") == "arch" or o.startswith("arch.") for o in overrides):
         raise UserError("a sweep trains every arch in search.archs: choose them with "
                         "search.archs=[...] instead of arch=...; widths come from search.space")
@@ -47,7 +51,16 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     studies.build_pruner(search)
     services.check_tracking(cfg.tracking.uri)
     services.check_storage(search.storage)
+    check_journal(Path(search.journal))
     services.check_artifact_root(cfg.tracking)  # last: it creates the folder
+
+
+def check_journal(path: Path) -> None:
+    """The journal file (the studies, or with database storage the set-up lock beside it):
+    a file in a folder that can be made."""
+    if path.is_dir():
+        raise UserError(f"search.journal: {path} is a folder; name the journal file, e.g. {path}/journal.log")
+    services.check_folder(path.parent, "search.journal")
 
 
 def check_fits_data(overrides: list[str], archs: list[str], data) -> None:

@@ -368,3 +368,61 @@ def test_an_unexpected_error_prints_its_traceback_without_the_password(tmp_path)
     assert result.returncode == 1
     assert "RuntimeError: lost postgresql://u:***@127.0.0.1/db" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
+
+
+# --- names and folders of the later commands ---------------------------------------------
+
+@pytest.mark.parametrize("name", ["a b/c", "../x", "x:y", ".hidden"])
+def test_a_search_name_that_cannot_name_a_folder_and_a_model_is_refused(name):
+    """Before, `a b/c` swept, then crashed `make compare` after its repeats (a registered
+    model's name cannot hold '/'), and `../x` put the report outside compare.report_dir."""
+    with pytest.raises(UserError, match="search.name must be letters, digits"):
+        validate(make_cfg(f"search.name='{name}'"))
+    validate(make_cfg("search.name='my sweep-2.1'"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("compare.report_dir=/proc/nope", "compare.report_dir: cannot create the folder /proc/nope"),
+    ("tracking.experiment=team/a", "a registered model's name cannot hold '/'"),
+])
+def test_compare_refuses_what_would_fail_after_its_repeats(tmp_path, override, message):
+    """Before, both failed with a traceback once the repeats had trained and logged runs."""
+    from src.compare import compare
+
+    cfg = make_cfg(f"tracking.uri=sqlite:///{tmp_path}/mlflow.db", f"compare.report_dir={tmp_path}/reports",
+                   override)
+    with pytest.raises(UserError, match=message):
+        compare(cfg)
+    assert not list(tmp_path.iterdir())
+
+
+def forecast_cfg(tmp_path, *overrides):
+    return make_cfg(f"tracking.uri=sqlite:///{tmp_path}/store/mlflow.db", f"out_dir={tmp_path}/out",
+                    *overrides, config_name="forecast")
+
+
+@pytest.mark.parametrize("where, message", [
+    ("file", "out_dir: .* is a file, not a folder"),
+    ("/proc/nope", "out_dir: cannot create the folder /proc/nope"),
+    ("no store", "no MLflow store at sqlite:///.*/store/mlflow.db: run `make sweep` and `make compare` first"),
+])
+def test_forecast_refuses_a_bad_out_dir_or_a_missing_store_writing_nothing(tmp_path, where, message):
+    """Before: a traceback for the first two, and an empty store created for the third."""
+    from src.forecast import forecast
+
+    (tmp_path / "file").write_text("")
+    csv = write_csv(tmp_path / "series.csv")
+    out = {"file": f"out_dir={tmp_path}/file", "/proc/nope": "out_dir=/proc/nope"}.get(where)
+    with pytest.raises(UserError, match=message):
+        forecast(forecast_cfg(tmp_path, f"data.path={csv}", *([out] if out else [])))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "series.csv"]
+
+
+def test_forecast_refuses_true_false_columns_as_training_does(tmp_path):
+    from types import SimpleNamespace
+
+    from src.forecast import series_of
+
+    history = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [True, False, True]})
+    with pytest.raises(UserError, match="column 'b' holds true/false values, not numbers"):
+        series_of(history, SimpleNamespace(series=["a", "b"]))

@@ -328,11 +328,13 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("+search.space.size={type:float,low:0.5,high:64,key:train.batch_size}", "search.space.size: 0.5 cannot be train.batch_size"),
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
+    ("search.archs=[reshape_head,linear,reshape_head]", "search.archs names reshape_head more than once"),
     ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),
     ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
     ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
     ("search.n_trials=0", "search.n_trials must be a positive integer"),
     ("search.trials_per_process=0", "search.trials_per_process must be at least 1 or null"),
+    ("search.journal=/proc/nope/journal.log", "search.journal: cannot create the folder /proc/nope"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
 ])
 def test_bad_search_space_creates_nothing(tmp_path, no_store, override, message):

@@ -2,17 +2,16 @@
 trial counts, and the runs that lack a metric."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from src import run_tags
+from src import run_tags, services
 from src.config import UserError
 from src.tuning import selection
-from src.tracking import SQLITE_PREFIX, resolve_uri
+from src.tracking import resolve_uri
 
 REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
 FINISHED = ("COMPLETE", "PRUNED")
@@ -46,8 +45,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
     """The runs of sweep `sweep`; UserError when the store, the experiment or the sweep
     is not there (nothing is created looking)."""
     uri = tracking.uri
-    if uri.startswith(SQLITE_PREFIX) and not Path(resolve_uri(uri)[len(SQLITE_PREFIX):]).is_file():
-        raise UserError(f"no MLflow store at {uri}: run `make sweep` first, or set tracking.uri")
+    services.check_store_exists(uri, "run `make sweep` first, or set tracking.uri")
     mlflow.set_tracking_uri(resolve_uri(uri))
     client = MlflowClient()
     experiment = client.get_experiment_by_name(tracking.experiment)

@@ -17,6 +17,17 @@ def registered_name(experiment: str, sweep: str) -> str:
     return f"{experiment}-{sweep}"
 
 
+def check_name(name: str) -> None:
+    """UserError where MLflow would refuse `name` for a registered model (at the end of a
+    comparison, after its repeats have trained)."""
+    from src.config import UserError
+
+    if "/" in name or ":" in name:
+        raise UserError(f"the champion's registered model would be '{name}', and a registered "
+                        f"model's name cannot hold '/' or ':': rename tracking.experiment, or set "
+                        f"compare.register=false")
+
+
 def champion_uri(experiment: str, sweep: str) -> str:
     return f"models:/{registered_name(experiment, sweep)}@{CHAMPION}"
 
