@@ -1,5 +1,6 @@
-"""Shared services a sweep can use (a database for Optuna, an MLflow tracking server):
-checked before anything is created, and told apart from trial errors when they go away."""
+"""Shared services a sweep can use (a database for Optuna, an MLflow tracking server), and
+the local stores and folders the commands write to: checked before anything is created, and
+the services told apart from trial errors when they go away."""
 
 import os
 from pathlib import Path
