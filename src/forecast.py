@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from src import tables
 from src.config import UserError
-from src.data.sources import oldest_first, time_column
+from src.data.sources import oldest_first, read_table, time_column
 
 log = logging.getLogger(__name__)
 WINDOWS = ("last", "all")
@@ -33,10 +33,7 @@ def read_history(data: DictConfig) -> pd.DataFrame:
         raise UserError(f"data.path: {file} is a folder, not a CSV file")
     if not file.is_file():
         raise UserError(f"data.path: no such file: {data.path}")
-    try:
-        frame = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}") from None
+    frame = read_table(file)
     column = data.time_column or time_column(frame)
     if column is None:
         return frame
@@ -56,13 +53,39 @@ def _default_series() -> pd.DataFrame:
 
 
 def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
-    """Timestamps continuing the history's (its inferred or median spacing), else 1..horizon."""
-    if isinstance(history.index, pd.DatetimeIndex) and len(history) >= 2:
-        freq = pd.infer_freq(history.index[-10:]) if len(history) >= 3 else None
-        step = pd.tseries.frequencies.to_offset(freq) if freq else history.index.to_series().diff().median()
-        return pd.DatetimeIndex([history.index[-1] + step * (k + 1) for k in range(horizon)],
-                                name=history.index.name)
-    return pd.RangeIndex(1, horizon + 1, name="step")
+    """The forecast's index, continuing the history's: timestamps at its inferred frequency,
+    else in whole months where its last dates are (monthly on the 15th), else at its median
+    spacing; numbers (years) at their median step; else, or where the times repeat, 1..horizon."""
+    index, steps = history.index, pd.RangeIndex(1, horizon + 1, name="step")
+    if len(index) < 2:
+        return steps
+    if isinstance(index, pd.DatetimeIndex):
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(index[-10:]) if len(index) >= 3 else None
+        offset = offset or _months_apart(index[-10:])
+        if offset is None:
+            offset = index.to_series().diff().median()
+            if not offset > pd.Timedelta(0):
+                log.warning("the history's times repeat: the forecast is numbered by step")
+                return steps
+        return pd.DatetimeIndex([index[-1] + offset * (k + 1) for k in range(horizon)], name=index.name)
+    if index.name is not None and pd.api.types.is_numeric_dtype(index):  # a time column of numbers
+        step = np.median(np.diff(index.to_numpy()))
+        step = int(step) if pd.api.types.is_integer_dtype(index) and float(step).is_integer() else step
+        if step > 0:
+            return pd.Index([index[-1] + step * (k + 1) for k in range(horizon)], name=index.name)
+    return steps
+
+
+def _months_apart(times: pd.DatetimeIndex) -> pd.DateOffset | None:
+    """A step of whole months where the times are that many months apart on the same day
+    and time of day (which no pandas frequency names when the day is not the 1st or last)."""
+    months = np.asarray(times.year * 12 + times.month)
+    gaps = np.diff(months)
+    same_day = (times.day == times[0].day).all() and (times.time == times[0].time()).all()
+    if same_day and len(gaps) and gaps[0] > 0 and (gaps == gaps[0]).all():
+        return pd.DateOffset(months=int(gaps[0]))
+    return None
 
 
 def load(uri: str, tmp: Path):
@@ -76,6 +99,8 @@ def load(uri: str, tmp: Path):
         message = str(err.message).splitlines()[0]
         hint = "; run `make compare` to register one" if "@champion" in uri else ""
         raise UserError(f"model {uri}: {message}{hint}") from None
+    except ImportError as err:  # a URI scheme whose client is not installed, e.g. s3://
+        raise UserError(f"model {uri}: cannot read it here: {err}") from None
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"model {uri}: not a model logged by this project ({err})") from None
 
@@ -95,9 +120,9 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Every window of the history: errors of the model and of the naive forecast."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from src.serving.forecaster import ForecastInputError
+    from src.serving.forecaster import ForecastInputError, finite
 
-    values = history.to_numpy(dtype=np.float64)
+    values = history.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text: NaN
     length = forecaster.input_steps + forecaster.horizon
     if len(values) < length:
         raise ForecastInputError(f"windows=all needs at least input_steps + horizon = {length} "
@@ -105,10 +130,11 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         row, c = bad[0]
-        raise ForecastInputError(f"column '{history.columns[c]}' row {row} is not a finite number")
+        raise ForecastInputError(f"column '{history.columns[c]}' row {row} holds "
+                                 f"{history.iloc[row, c]!r}, not a finite number")
     stacked = sliding_window_view(values, length, axis=0).transpose(0, 2, 1)   # (N, T+H, C)
     X, y = stacked[:, :forecaster.input_steps], stacked[:, forecaster.input_steps:]
-    err = forecaster.forecast(X) - y
+    err = finite(forecaster.forecast(X)) - y
     naive = np.repeat(X[:, -1:], forecaster.horizon, axis=1) - y
     per_window = pd.DataFrame({"window_start": np.arange(len(X)),
                                "mse": (err ** 2).mean(axis=(1, 2)), "mae": np.abs(err).mean(axis=(1, 2)),

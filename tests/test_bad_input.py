@@ -426,3 +426,70 @@ def test_forecast_refuses_true_false_columns_as_training_does(tmp_path):
     history = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [True, False, True]})
     with pytest.raises(UserError, match="column 'b' holds true/false values, not numbers"):
         series_of(history, SimpleNamespace(series=["a", "b"]))
+
+
+@pytest.mark.parametrize("index, expected", [
+    # monthly on the 15th: no pandas frequency, and the median gap (31 days) drifted
+    (pd.DatetimeIndex(pd.date_range("2025-03-01", periods=12, freq="MS") + pd.Timedelta(days=14), name="date"),
+     pd.DatetimeIndex(["2026-03-15", "2026-04-15"], name="date")),
+    # repeated dates (a date of days over hourly rows): every forecast row had the last date
+    (pd.DatetimeIndex(["2024-01-09"] * 5, name="date"), pd.RangeIndex(1, 3, name="step")),
+    # years: were nanoseconds after 1970
+    (pd.Index([2097, 2098, 2099], name="date"), pd.Index([2100, 2101], name="date")),
+])
+def test_forecast_dates_continue_the_history(index, expected):
+    from src.forecast import next_index
+
+    pd.testing.assert_index_equal(next_index(pd.DataFrame({"a": range(len(index))}, index=index), 2),
+                                  expected, exact=False)
+
+
+def test_a_backtest_names_a_non_numeric_value_in_any_window():
+    """Before, windows=all cast the whole file to float: a traceback."""
+    from types import SimpleNamespace
+
+    from src.forecast import backtest
+    from src.serving.forecaster import ForecastInputError
+
+    history = pd.DataFrame({"a": [1.0] * 10 + ["abc"] + [1.0] * 10})
+    with pytest.raises(ForecastInputError, match="column 'a' row 10 holds 'abc', not a finite number"):
+        backtest(SimpleNamespace(input_steps=3, horizon=2), history)
+
+
+def test_a_history_far_outside_the_training_range_is_refused_not_forecast_as_inf():
+    """Scaled, 1e39 is beyond float32: the forecast was inf or NaN, written and served."""
+    import keras
+
+    from src.data.scaling import Scaler
+    from src.serving.forecaster import ForecastInputError, Forecaster
+
+    inputs = keras.Input((3, 1))
+    network = keras.Model(inputs, keras.layers.Reshape((2, 1))(keras.layers.Dense(2)(keras.layers.Flatten()(inputs))))
+    forecaster = Forecaster(network=network, scaler=Scaler(mode="window", mean=np.zeros(1), std=np.ones(1)),
+                            stacking="channels", series=["a"], input_steps=3, horizon=2)
+    assert np.isfinite(forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 2.0, 3.0]})).to_numpy()).all()
+    with pytest.raises(ForecastInputError, match="the forecast is not finite"):
+        forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e39, 3.0]}))
+
+
+def test_the_forecast_cli_refuses_a_repeated_header_as_training_does(tmp_path):
+    from omegaconf import OmegaConf
+
+    from src.forecast import read_history
+
+    path = tmp_path / "twice.csv"
+    path.write_text("date,s0,s1,s0\n2024-01-01,1,2,100\n2024-01-02,2,3,200\n")
+    with pytest.raises(UserError, match="names s0 more than once"):
+        read_history(OmegaConf.create({"path": str(path), "time_column": None}))
+
+
+def test_a_model_uri_this_machine_cannot_read_is_one_line(tmp_path):
+    """s3:// without MLflow's S3 client installed was a traceback (ModuleNotFoundError)."""
+    import importlib.util
+
+    from src.forecast import load
+
+    if importlib.util.find_spec("botocore") is not None:
+        pytest.skip("botocore is installed here: s3:// would be read")
+    with pytest.raises(UserError, match="model s3://bucket/x: cannot read it here"):
+        load("s3://bucket/x", tmp_path)

@@ -151,3 +151,23 @@ def test_out_of_order_times_are_named_and_repeated_ones_allowed(tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(UserError, match=r"column 'date' in .* row 6 .* is earlier than the row before it"):
         read_csv(str(path))
+
+
+def test_local_times_across_a_clock_change_are_read_in_utc(tmp_path):
+    """Before, changing UTC offsets (+01:00, then +02:00) were a traceback."""
+    from omegaconf import OmegaConf
+
+    from src.forecast import read_history
+
+    path = tmp_path / "local.csv"
+    stamps = ["2024-03-30T12:00:00+01:00", "2024-03-31T12:00:00+02:00", "2024-04-01T12:00:00+02:00"]
+    pd.DataFrame({"date": stamps, "load": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
+    history = read_history(OmegaConf.create({"path": str(path), "time_column": None}))
+    assert str(history.index.tz) == "UTC" and history.index[-1] == pd.Timestamp("2024-04-01T10:00:00Z")
+
+
+def test_a_time_column_of_numbers_stays_numbers_and_is_not_a_series(tmp_path):
+    """Before, years were read as nanoseconds after 1970, and training took them as a series."""
+    path = tmp_path / "years.csv"
+    pd.DataFrame({"time": range(1900, 2100), "load": np.arange(200.0)}).to_csv(path, index=False)
+    assert list(read_csv(str(path)).columns) == ["load"]

@@ -68,24 +68,52 @@ def time_column(frame: pd.DataFrame) -> str | None:
     return next((c for c in frame.columns if str(c).lower() in TIME_NAMES), None)
 
 
-def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
-    """The rows in time order by `column`, and their times. A file listing them newest first
-    (a common export) is read the other way round, which the log says; a value that is not a
-    time, or one before the row above it, is a UserError naming the row (its position in the
-    file, as in every message here). A time may repeat: a `date` of days can date hourly rows."""
-    times = pd.to_datetime(frame[column], errors="coerce")
+def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataFrame, pd.Index]:
+    """The rows in time order by `column`, and their times (a DatetimeIndex; numbers such as
+    years stay numbers). A file listing them newest first (a common export) is read the other
+    way round, which the log says; a value that is not a time, or one before the row above
+    it, is a UserError naming the row (its position in the file, as in every message here).
+    A time may repeat: a `date` of days can date hourly rows."""
+    values = frame[column]
+    numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    times = values if numbers else _parse_times(values)
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise UserError(f"column '{column}' in {file} row {row} is not a time: {frame[column].iloc[row]!r}")
+        raise UserError(f"column '{column}' in {file} row {row} is not a time: {values.iloc[row]!r}")
     if len(times) > 1 and times.iloc[0] > times.iloc[-1]:
         log.info("%s lists its rows newest first (column '%s'): read oldest first", file, column)
         frame, times = frame.iloc[::-1], times.iloc[::-1]
-    backwards = np.flatnonzero((times.diff() < pd.Timedelta(0)).to_numpy())
+    backwards = np.flatnonzero((times.shift() > times).to_numpy())
     if backwards.size:
         row = int(times.index[backwards[0]])
         raise UserError(f"column '{column}' in {file} row {row} ({frame[column].loc[row]!r}) is earlier "
                         f"than the row before it: the rows are out of time order; sort the file by {column}")
-    return frame.reset_index(drop=True), pd.DatetimeIndex(times, name=column)
+    index = pd.Index(times.to_numpy(), name=column) if numbers else pd.DatetimeIndex(times, name=column)
+    return frame.reset_index(drop=True), index
+
+
+def _parse_times(values: pd.Series) -> pd.Series:
+    """Times from text; NaT where a value is none. Offsets that change (local time across a
+    daylight-saving change) are brought to UTC."""
+    try:
+        return pd.to_datetime(values, errors="coerce")
+    except ValueError:  # pandas refuses mixed offsets unless told to convert them
+        return pd.to_datetime(values, errors="coerce", utc=True)
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """The CSV file as read by pandas, which renames a repeated header name (`s0.1`):
+    refused instead, naming it."""
+    try:
+        header = next(csv.reader(file.open(newline="")), [])
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
+        raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}") from None
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
+                        f"rename the columns so each is unique")
+    return frame
 
 
 def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -96,20 +124,12 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
         raise UserError(f"data.path: {file} is a folder, not a CSV file")
     if not file.is_file():
         raise UserError(f"data.path: no such file: {path}")
-    try:
-        header = next(csv.reader(file.open(newline="")), [])
-        frame = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
-        raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}")
-    twice = sorted({name for name in header if header.count(name) > 1})
-    if twice:
-        raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
-                        f"rename the columns so each is unique")
+    frame = read_table(file)
     dated_by = time_column(frame)
     if dated_by is not None:
         frame, _ = oldest_first(frame, dated_by, file)
-    if columns is None:
-        columns = [c for c in frame.columns if _is_number_column(frame[c])]
+    if columns is None:  # the time column is not a series, even where it holds numbers (years)
+        columns = [c for c in frame.columns if _is_number_column(frame[c]) and c != dated_by]
         if not columns:
             raise UserError(f"{file} has no numeric column; columns are: {_names(frame.columns)}")
         skipped = [c for c in frame.columns if c not in columns]

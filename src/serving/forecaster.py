@@ -41,6 +41,15 @@ class ForecastInputError(ValueError):
     """Input the forecaster cannot use; the message names the problem."""
 
 
+def finite(forecasts: np.ndarray) -> np.ndarray:
+    """The forecasts (N, H, C), or ForecastInputError where one is not finite: a history far
+    outside what the network was trained on (scaled, beyond what float32 holds) gives inf."""
+    if not np.isfinite(forecasts).all():
+        raise ForecastInputError("the forecast is not finite: the history's values lie too far "
+                                 "outside those the model was trained on")
+    return forecasts
+
+
 @dataclass
 class Forecaster:
     network: keras.Model   # scaled (B, T, C) -> (B, H, C); C = 1 when stacked as samples
@@ -62,7 +71,8 @@ class Forecaster:
     def forecast(self, windows: np.ndarray) -> np.ndarray:
         """Raw windows (N, input_steps, C) -> forecasts (N, horizon, C), original units."""
         windows = np.asarray(windows, dtype=np.float64)
-        X = self.scaler.transform_inputs(windows)
+        with np.errstate(over="ignore"):  # inf where a value is far out of range: see finite()
+            X = self.scaler.transform_inputs(windows)
         if self.stacking == "samples":
             X = to_samples(X)
         y = self.predict_scaled(X)
@@ -109,7 +119,7 @@ class Forecaster:
 
     def forecast_frame(self, history: pd.DataFrame) -> pd.DataFrame:
         """The next `horizon` steps after a history, one column per series."""
-        forecast = self.forecast(self.window_from(history))[0]
+        forecast = finite(self.forecast(self.window_from(history)))[0]
         return pd.DataFrame(forecast, columns=self.series)
 
     def save(self, folder: Path) -> None:
