@@ -547,14 +547,12 @@ def compare_hint(overrides: list[str]) -> str:
 def check_outcome(search: DictConfig, opened: dict, failed_workers: list[str]) -> None:
     """SweepFailed when a study has no finished trial, or when a worker died and left a
     study short of its target; a worker that died after its trial was retried is only said."""
-    from optuna.trial import TrialState
 
     def finished(study) -> int:
         return studies.count(study, studies.FINISHED_STATES)
 
     short = [study.study_name for study, _ in opened.values()
-             if finished(study) < search.n_trials
-             and studies.count(study, (TrialState.FAIL,)) < search.max_failures]
+             if finished(study) < search.n_trials and studies.own_failures(study) < search.max_failures]
     if failed_workers and short:
         raise SweepFailed(f"{', '.join(failed_workers)} stopped early and {', '.join(short)} "
                           f"did not reach {search.n_trials} trials; run the same command again "

@@ -305,6 +305,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     study = load(tmp_path, "sweep-reshape_head")
     assert states(study) == ["FAIL"], output
     [interrupted] = study.get_trials(states=(TrialState.FAIL,))
+    assert interrupted.user_attrs["interrupted"]  # not one of search.max_failures
     assert not study.get_trials(states=(TrialState.RUNNING,))
     client, all_runs = runs(tmp_path)
     assert client.get_run(interrupted.user_attrs["mlflow_run_id"]).info.status == "KILLED"
@@ -459,6 +460,14 @@ def test_the_study_with_the_fewest_trials_goes_next(tmp_path):
     for _ in range(2):
         c.add_trial(create_trial(state=TrialState.FAIL))
     assert next_study([*jobs, ("c", c)], search, lock) is None  # out of failures
+    # Stopped by Ctrl+C, or failed with its worker and retried: not failures of their own.
+    # Before, enough of them stopped a study for good, however often the sweep was rerun.
+    d = optuna.create_study(study_name="d", storage=storage)
+    for _ in range(2):
+        d.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"interrupted": True}))
+    d.add_trial(create_trial(state=TrialState.FAIL))
+    d.add_trial(create_trial(value=1.0, system_attrs={"failed_trial": 2}))  # trial 2's retry
+    assert next_study([*jobs, ("d", d)], search, lock) == ("d", d)
 
 
 @pytest.mark.parametrize("arch", ARCHS)

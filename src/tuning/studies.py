@@ -175,6 +175,20 @@ def count(study: optuna.Study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+INTERRUPTED = "interrupted"  # user attribute of a trial stopped by Ctrl+C (src.tuning.worker)
+
+
+def own_failures(study: optuna.Study) -> int:
+    """Failed trials that count against `search.max_failures`: those that failed on their
+    own. Not a trial stopped by Ctrl+C, nor one whose worker died (it has a retry): five
+    of those once stopped a study for good, though rerunning is how a sweep resumes."""
+    trials = study.get_trials(deepcopy=False)
+    with known_warnings_ignored():
+        retried = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in trials}
+    return sum(t.state == TrialState.FAIL and t.number not in retried and not t.user_attrs.get(INTERRUPTED)
+               for t in trials)
+
+
 # --- trials of dead workers ---------------------------------------------------------
 # With database storage, Optuna's heartbeats find them on any machine: Study.optimize beats
 # for each trial, and fail_stale_trials fails a silent one and queues its retry through the

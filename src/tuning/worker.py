@@ -163,7 +163,7 @@ def next_study(jobs, search: DictConfig, lock: studies.SetupLock):
     for job, study in jobs:
         with lock.held():
             studies.fail_dead_trials(study, search)
-        if studies.count(study, (TrialState.FAIL,)) >= search.max_failures:
+        if studies.own_failures(study) >= search.max_failures:
             continue
         running = studies.count(study, (TrialState.RUNNING,))
         taken = studies.count(study, studies.FINISHED_STATES) + running
@@ -188,6 +188,9 @@ def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -
             trial.set_user_attr(key, value)  # who runs it: dead workers' trials are failed by it
         try:
             return run(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr(studies.INTERRUPTED, True)  # not a failure of its own
+            raise
         finally:
             # Memory after each trial: `make bench` reads it, and it shows a leak in a long sweep.
             with contextlib.suppress(Exception):
