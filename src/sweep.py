@@ -130,6 +130,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
         existing = set(optuna_study_names(storage))
         for approach in planned:
             check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
+        check_joins_its_sweep(cfg, storage, existing)
         for approach in planned:
             arch = approach.label
             wanted = {**settings(cfg), "data.stacking": approach.stacking}
@@ -165,6 +166,27 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                             "failed, a retry is queued", arch, number)
             opened[arch] = (study, run_id)
     return opened
+
+
+def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str]) -> None:
+    """A study new to a sweep (another arch or stacking) must share the data and settings of
+    the sweep's studies already there: the report compares them all on one split, and before
+    this one on other data made every report of the sweep refuse to run."""
+    import optuna
+
+    from src.config import STACKINGS
+
+    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+    ours = {studies.study_name(cfg.search, approaches.label(arch, stacking))
+            for arch in known for stacking in STACKINGS} & existing
+    def shared(values: dict) -> dict:  # the stacking is each study's own
+        return {k: v for k, v in values.items() if k != "data.stacking"}
+
+    for name in sorted(ours):
+        stored = optuna.load_study(study_name=name, storage=storage).user_attrs.get("settings")
+        if stored:
+            _check_same(name, shared(json.loads(stored)), shared(settings(cfg)), cfg.search)
+            return  # one suffices: each was checked against the others when it joined
 
 
 def optuna_study_names(storage) -> list[str]:

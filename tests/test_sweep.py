@@ -611,3 +611,14 @@ def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
     assert not writer.is_alive()
     assert client.get_run(parent).info.status == "FINISHED"
     assert client.get_run(parent).data.metrics["trials_complete"] == 0
+
+
+def test_a_study_joining_its_sweep_on_other_data_is_refused(tmp_path, sweep_args):
+    """Before, it was created and trained, and every report of the sweep then refused to run
+    (its runs saw two splits)."""
+    args = [*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=1"]
+    run_sweep(args)
+    with pytest.raises(UserError, match=r"study 'sweep-linear' .* was grown with data.n_windows=200, now 201"):
+        run_sweep([*args, "search.archs=[naive]", "data.n_windows=201"])
+    journal = optuna.storages.journal.JournalFileBackend(f"{tmp_path}/optuna/journal.log")
+    assert "sweep-naive" not in optuna.get_all_study_names(optuna.storages.JournalStorage(journal))
