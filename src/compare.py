@@ -97,7 +97,7 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
                      "finished_trials": c["complete"] + c["pruned"], "notes": "no finished trial",
                      "reproduce": ""})
     for twin, trained in (same or {}).items():
-        rows.append({"approach": twin, "trials": f"= {trained}", "finished_trials": None, "reproduce": "",
+        rows.append({"approach": twin, "trials": f"= {trained}", "same_as": trained, "finished_trials": None, "reproduce": "",
                      "notes": f"the same network as {trained} on this data: trained once, as {trained}"})
     return rows
 
@@ -202,10 +202,15 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
             f"{folds} folds × {cfg.compare.repeats} fresh seeds")
     per_fold = ("" if folds == 1 else " (over the same folds); MSE / naive by fold: the mean over seeds in "
                 "each fold, oldest first; folds won: folds where its mean test MSE is the lowest")
+    measured = (f"mean ± std over {over} of each approach's best configuration (the selected "
+                f"trial itself left out; a deterministic baseline has no seed)")
+    if cfg.compare.repeats == 0:
+        measured = "each approach's selected trial, one seed (compare.repeats=0: no spread over seeds)"
+    elif cfg.compare.repeats == 1 and folds == 1:
+        measured += " (compare.repeats=1: one seed, so no spread over seeds)"
     intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
-             f"below saw the same windows). Test MSE and MAE are in original units; mean ± std over "
-             f"{over} of each approach's best configuration (the selected "
-             f"trial itself left out; a deterministic baseline has no seed). MSE / naive uses that mean{per_fold}. s / training: "
+             f"below saw the same windows). Test MSE and MAE are in original units; {measured}. "
+             f"MSE / naive uses that mean{per_fold}. s / training: "
              f"seconds to train one model of that configuration; search s: all its trials' seconds.")
     statistical = [r["approach"] for r in rows if r.get("statistical")]
     if statistical:

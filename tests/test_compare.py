@@ -381,3 +381,17 @@ def test_the_verdict_names_the_best_row_and_the_neural_against_baseline_gap(neur
     assert said.startswith(leader)
     assert expected in said
     assert "naive is " in said and "% worse" in said
+
+
+def test_the_verdict_claims_no_spread_from_one_seed_and_no_result_missing_for_a_twin():
+    """Before: with compare.repeats=0 or 1, a gap "beyond the spread over seeds" (a std of 0
+    from one value); and a twin row (the same network, trained once) listed as having "no
+    finished trial"."""
+    from src.report.verdict import sentence
+
+    rows = [*verdict_rows(0.9, 0.0), {"approach": "timedistributed-samples", "same_as": "reshape_head-samples"}]
+    for repeats in (0, 1):
+        said = sentence(rows, repeats=repeats)
+        assert "by 10.0 % (one seed each: no spread measured)" in said and "beyond the spread" not in said
+        assert "no finished trial" not in said
+        assert "timedistributed-samples is the same network as reshape_head-samples" in said

@@ -45,14 +45,15 @@ def sentence(rows: list[dict], repeats: int, folds: int = 1) -> str:
         over = "deterministic, one run" + (f" per fold, mean ± std over {folds} folds" if folds > 1 else "")
     parts = [f"{best['approach']}, {kind(best)}, has the lowest test MSE, {best['test_mse_mean']:.3g} ± "
              f"{best['test_mse_std']:.2g} ({over})"]
-    gap = neural_against_baseline(ranked, folds)
+    gap = neural_against_baseline(ranked, folds, repeats)
     if gap:
         parts.append(gap)
     for row in ranked[1:]:
         worse = 100 * (row["test_mse_mean"] / best["test_mse_mean"] - 1)
         parts.append(f"{row['approach']} is {worse:.1f} % worse"
                      + (" (within 1 std)" if "within 1 std" in row.get("notes", "") else ""))
-    missing = [r["approach"] for r in rows if r.get("test_mse_mean") is None]
+    parts += [f"{r['approach']} is the same network as {r['same_as']}" for r in rows if r.get("same_as")]
+    missing = [r["approach"] for r in rows if r.get("test_mse_mean") is None and not r.get("same_as")]
     if missing:
         parts.append(f"no finished trial: {', '.join(missing)}")
     return "; ".join(parts) + "."
@@ -64,10 +65,10 @@ def kind(row: dict) -> str:
     return "a statistical baseline" if row.get("statistical") else "a baseline"
 
 
-def neural_against_baseline(ranked: list[dict], folds: int) -> str:
+def neural_against_baseline(ranked: list[dict], folds: int, repeats: int = 2) -> str:
     """How far the best LSTM layout is above or below the best baseline, in % of the
     baseline's mean test MSE, ± the spread of that gap (the two stds combined, as % of the
-    same); '' when either kind has no row."""
+    same); without a spread where one seed each was measured; '' when either kind has no row."""
     neural = next((r for r in ranked if r.get("neural")), None)
     baseline = next((r for r in ranked if not r.get("neural")), None)
     if neural is None or baseline is None:
@@ -76,6 +77,10 @@ def neural_against_baseline(ranked: list[dict], folds: int) -> str:
     gap = 100 * (neural["test_mse_mean"] / reference - 1)
     spread = 100 * math.hypot(neural["test_mse_std"], baseline["test_mse_std"]) / reference
     verb = "beats" if gap < 0 else "loses to"
+    if folds == 1 and repeats < 2:  # a std of 0 from one value measures nothing
+        return (f"the best LSTM layout, {neural['approach']} ({neural['test_mse_mean']:.3g}), {verb} the "
+                f"best baseline, {baseline['approach']} ({reference:.3g}), by {abs(gap):.1f} % (one "
+                f"seed each: no spread measured)")
     over = "seeds" if folds == 1 else "folds × seeds"
     size = "within" if abs(gap) <= spread else "beyond"
     return (f"the best LSTM layout, {neural['approach']} ({neural['test_mse_mean']:.3g} ± "
