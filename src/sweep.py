@@ -43,6 +43,10 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     twice = sorted({arch for arch in search.archs if list(search.archs).count(arch) > 1})
     if twice:
         raise UserError(f"search.archs names {', '.join(twice)} more than once; each arch is one study")
+    both = sorted(set(search.archs) & set(search.baselines))
+    if both:
+        raise UserError(f"{', '.join(both)} is in both search.archs and search.baselines: a study "
+                        f"or a baseline, not both (the report has one row per approach)")
     if any(o.split("=", 1)[0].lstrip("+~") == "arch" or o.startswith("arch.") for o in overrides):
         raise UserError("a sweep trains every arch in search.archs: choose them with "
                         "search.archs=[...] instead of arch=...; widths come from search.space")
@@ -477,11 +481,20 @@ def close_failed_runs(study, client) -> None:
         if not run_id:
             continue
         try:
-            if client.get_run(run_id).info.status == "RUNNING":
+            run = client.get_run(run_id)
+            if run.info.status == "RUNNING":
                 client.set_tag(run_id, run_tags.TRIAL_STATE, "FAIL")
-                client.set_terminated(run_id, "FAILED")
+                client.set_terminated(run_id, "FAILED", end_time=last_logged(client, run))
         except MlflowException:
             continue
+
+
+def last_logged(client, run) -> int:
+    """When a dead worker's run last logged a metric (ms), else when it started: its end,
+    not the time the sweep found it dead, which can be a rerun hours later (and was counted
+    in the report's search seconds)."""
+    times = [m.timestamp for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)]
+    return max(times, default=run.info.start_time)
 
 
 def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,

@@ -262,9 +262,14 @@ def test_the_whole_sweep_killed_then_rerun_retries_its_trial(tmp_path, sweep_arg
     proc.communicate(timeout=60)
     _wait_gone(int(running.user_attrs["worker_pid"]))
     assert load(tmp_path, "sweep-reshape_head").trials[running.number].state == TrialState.RUNNING
+    killed_at = time.time() * 1000
 
+    time.sleep(2)  # the rerun comes later; the dead run's end must not move with it
     fast_rerun(args)
     _assert_retried_once(tmp_path, running)
+    # It ended when it last logged, not when the rerun found it (the report's search seconds).
+    run = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db").get_run(running.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FAILED" and run.info.end_time <= killed_at
 
 
 def _wait_gone(pid, timeout=30):
@@ -330,6 +335,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
     ("search.archs=[reshape_head,linear,reshape_head]", "search.archs names reshape_head more than once"),
+    ("search.baselines=[naive,reshape_head]", "reshape_head is in both search.archs and search.baselines"),
     ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),
     ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
     ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
