@@ -151,6 +151,10 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
             task(cfg)
         except UserError as err:
             fail(str(err))
+        except KeyboardInterrupt:  # not a bug: one line instead of a traceback
+            print("interrupted: a run in progress is marked KILLED; what finished is kept",
+                  file=sys.stderr)
+            sys.exit(130)
         except Exception:  # noqa: BLE001 - a bug or a service: the traceback, redacted
             # Instead of Hydra's report, which starts with the command-line overrides as
             # given, a database password included.

@@ -93,6 +93,9 @@ def load(uri: str, tmp: Path):
 
     from src.serving.logged import load_forecaster
 
+    if "/" not in uri:  # neither models:/..., runs:/..., another scheme nor a folder
+        raise UserError(f"model {uri}: not a model URI; use models:/<name>@<alias>, "
+                        f"models:/<name>/<version> or runs:/<run id>/<path>")
     try:
         return load_forecaster(uri, tmp)
     except MlflowException as err:

@@ -4,8 +4,10 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import optuna
@@ -493,3 +495,30 @@ def test_a_model_uri_this_machine_cannot_read_is_one_line(tmp_path):
         pytest.skip("botocore is installed here: s3:// would be read")
     with pytest.raises(UserError, match="model s3://bucket/x: cannot read it here"):
         load("s3://bucket/x", tmp_path)
+
+
+def test_a_word_for_a_model_uri_is_named_as_not_a_uri(tmp_path):
+    """Before: "The following failures occurred while downloading one or more artifacts from :"."""
+    from src.forecast import load
+
+    with pytest.raises(UserError, match="model garbage: not a model URI; use models:/<name>@<alias>"):
+        load("garbage", tmp_path)
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path, store):
+    """Before, Ctrl+C in src.train (or in compare's repeats) ended with Python's traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "src.train", *store, "arch.units=[4]", "data.n_windows=200",
+                             "train.epochs=1000", "train.patience=1000", "train.jit_compile=false",
+                             "train.verbose=0", "tracking.log_model=false"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    client = MlflowClient(tracking_uri=store[0].split("=", 1)[1])
+    deadline = time.time() + 120
+    while time.time() < deadline and not client.search_runs([e.experiment_id for e in client.search_experiments()]):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted:")
+    [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.info.status == "KILLED"
