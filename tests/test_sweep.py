@@ -386,7 +386,7 @@ def test_a_baseline_run_left_running_is_closed_failed(tmp_path, sweep_args):
     experiment_id = client.create_experiment("test", artifact_location=(tmp_path / "artifacts").as_uri())
     orphan = client.create_run(experiment_id, run_name="sweep-naive",
                                tags={"role": "baseline", "sweep": "sweep", "arch": "naive"})
-    run_sweep([*sweep_args, "search.archs=[naive]", "search.baselines=[naive]", "search.n_trials=1"])
+    run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[naive]", "search.n_trials=1"])
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
     done = client.search_runs([experiment_id], "tags.role = 'baseline' and attributes.status = 'FINISHED'")
     assert len(done) == 1
