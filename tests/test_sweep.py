@@ -335,7 +335,6 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
     ("search.archs=[reshape_head,linear,reshape_head]", "search.archs names reshape_head more than once"),
-    ("search.baselines=[naive,reshape_head]", "reshape_head is in both search.archs and search.baselines"),
     ("search.sampler._target_=optuna.samplers.NoSuchSampler", "search.sampler: cannot build optuna.samplers.NoSuchSampler"),
     ("search.pruner._target_=optuna.pruners.Nope", "search.pruner: cannot build optuna.pruners.Nope"),
     ("search.pruner.n_warmup_steps=-1", "search.pruner: cannot build"),
@@ -390,6 +389,16 @@ def test_a_baseline_run_left_running_is_closed_failed(tmp_path, sweep_args):
     assert client.get_run(orphan.info.run_id).info.status == "FAILED"
     done = client.search_runs([experiment_id], "tags.role = 'baseline' and attributes.status = 'FINISHED'")
     assert len(done) == 1
+
+
+@pytest.mark.slow
+def test_an_arch_studied_is_not_also_a_baseline(tmp_path, sweep_args):
+    """Before, it was both, and the report merged the two into one row (the baseline's
+    numbers beside the study's trial counts)."""
+    rows = run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[naive,linear]", "search.n_trials=1"])
+    assert [r["approach"] for r in rows] == ["linear", "naive"]
+    _, baselines = runs(tmp_path, "tags.role = 'baseline'")
+    assert [r.data.tags["arch"] for r in baselines] == ["naive"]
 
 
 @pytest.mark.slow
