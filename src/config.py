@@ -266,12 +266,13 @@ def check_builder_args(arch: DictConfig) -> None:
                         f"{arch._target_})") from None
 
 
-def check_targets(node: Any, where: str = "") -> None:
+def check_targets(node: Any, where: str = "", resolve: bool = True) -> None:
     """UserError naming the first `_target_` outside ALLOWED_TARGETS. The name is not enough:
     Hydra also follows attributes, so `src.data.sources.pd.read_pickle` is pandas' function
-    reached through a module that imports pandas. What it names must be defined there."""
+    reached through a module that imports pandas. What it names must be defined there, which
+    `resolve` checks by importing its module (`build` and `load_stored` always do)."""
     for key, target in targets(node):
-        if not target.startswith(ALLOWED_TARGETS) or not _defined_in_allowed(target):
+        if not target.startswith(ALLOWED_TARGETS) or (resolve and not _defined_in_allowed(target)):
             raise UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must name a "
                             f"class or function defined in {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}")
 
@@ -452,7 +453,9 @@ def validate(cfg: DictConfig) -> None:
     if missing:
         hint = " (the CSV file for data=csv)" if missing[0] == "data.path" else ""
         raise UserError(f"{missing[0]} must be set{hint}: add {missing[0]}=...")
-    check_targets(cfg)
+    # Names only here: resolving them imports each builder's module, TensorFlow with it (seconds),
+    # in processes that build none, such as a sweep's coordinator. Whatever is built is resolved.
+    check_targets(cfg, resolve=False)
     data, train = cfg.data, cfg.train
     _positive(data, "data", ("input_steps", "horizon"))
     _require(data.stacking in STACKINGS,

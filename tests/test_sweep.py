@@ -637,3 +637,17 @@ def test_a_study_joining_its_sweep_on_other_data_is_refused(tmp_path, sweep_args
         run_sweep([*args, "search.archs=[naive]", "data.n_windows=201"])
     journal = optuna.storages.journal.JournalFileBackend(f"{tmp_path}/optuna/journal.log")
     assert "sweep-naive" not in optuna.get_all_study_names(optuna.storages.JournalStorage(journal))
+
+
+def test_the_coordinator_checks_a_sweep_without_importing_tensorflow(tmp_path):
+    """Its check runs before the workers' server starts importing TensorFlow; importing it
+    here too (resolving each arch's builder) would put seconds before that start."""
+    code = ("import sys; from hydra import compose, initialize_config_dir; "
+            "from src.config import CONF_DIR, register_configs; from src.sweep import check_sweep; "
+            "register_configs(); initialize_config_dir(config_dir=str(CONF_DIR), version_base=None).__enter__(); "
+            f"check_sweep(compose('config', overrides=['search.journal={tmp_path}/j.log', "
+            f"'tracking.uri=sqlite:///{tmp_path}/m.db', 'tracking.artifact_root={tmp_path}/a']), []); "
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr[-2000:]
