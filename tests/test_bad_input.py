@@ -113,6 +113,7 @@ def test_unwritable_or_folder_sqlite_store_is_named(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("root, message", [
     ("s3://u:S3cretPW@127.0.0.1:9/bucket", "tracking.artifact_root: 's3://u:\\*\\*\\*@127.0.0.1:9/bucket' is not a folder path"),
     ("/proc/nope", "tracking.artifact_root: cannot create /proc/nope"),

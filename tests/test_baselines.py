@@ -202,6 +202,7 @@ def test_every_new_baseline_is_a_run_with_the_same_metrics(tmp_path, store):
         assert runs[arch].data.tags["model_uri"].startswith("models:/")
 
 
+@pytest.mark.slow
 def test_a_season_too_long_for_the_data_stops_before_any_run(store):
     """Before, `src.train` found it in the model's fit, inside its run: a FAILED run per try."""
     from hydra import initialize_config_dir

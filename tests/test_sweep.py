@@ -628,6 +628,7 @@ def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
     assert client.get_run(parent).data.metrics["trials_complete"] == 0
 
 
+@pytest.mark.slow
 def test_a_study_joining_its_sweep_on_other_data_is_refused(tmp_path, sweep_args):
     """Before, it was created and trained, and every report of the sweep then refused to run
     (its runs saw two splits)."""
