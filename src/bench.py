@@ -278,9 +278,9 @@ def machine() -> dict:
 def check_approaches(compose, approaches: list[str]) -> None:
     """UserError unless each of `bench.approaches` is a conf/arch/ option with recurrent layers
     (arch.units): the training-speed rows time LSTM stacks against the seed's plain Keras."""
-    from src.config import CONF_DIR, UserError
+    from src.config import UserError, arch_options
 
-    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+    known = arch_options()
     if not approaches:
         raise UserError("bench.approaches needs at least one approach, e.g. [reshape_head]")
     for arch in approaches:

@@ -20,6 +20,11 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # conf/: every option's YAML
 
 
+def arch_options() -> list[str]:
+    """The approaches there are: one YAML each in conf/arch/."""
+    return sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+
+
 class UserError(Exception):
     """Bad input from the user: reported as one line, without a traceback."""
 

@@ -29,11 +29,7 @@ def read_history(data: DictConfig) -> pd.DataFrame:
     if data.path is None:
         return _default_series()
     file = Path(data.path).expanduser()
-    if file.is_dir():
-        raise UserError(f"data.path: {file} is a folder, not a CSV file")
-    if not file.is_file():
-        raise UserError(f"data.path: no such file: {data.path}")
-    frame = read_table(file)
+    frame = read_table(data.path)
     column = data.time_column or time_column(frame)
     if column is None:
         return frame

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from src.config import CONF_DIR, UserError, validate
+from src.config import CONF_DIR, UserError, arch_options, validate
 from src.data.windowed import prepare
 from src import run_tags, services
 from src.tuning import approaches, studies
@@ -34,7 +34,7 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     """Everything that can reject a sweep, before any study or run exists."""
     validate(cfg)
     search = cfg.search
-    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
+    known = arch_options()
     if not search.archs:
         raise UserError(f"search.archs is empty: name at least one of {', '.join(known)}")
     for arch in [*search.archs, *search.baselines]:
@@ -179,16 +179,16 @@ def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str]) -> None:
 
     from src.config import STACKINGS
 
-    known = sorted(p.stem for p in (CONF_DIR / "arch").glob("*.yaml"))
-    ours = {studies.study_name(cfg.search, approaches.label(arch, stacking))
-            for arch in known for stacking in STACKINGS} & existing
     def shared(values: dict) -> dict:  # the stacking is each study's own
         return {k: v for k, v in values.items() if k != "data.stacking"}
 
+    ours = {studies.study_name(cfg.search, approaches.label(arch, stacking))
+            for arch in arch_options() for stacking in STACKINGS} & existing
+    now = shared(settings(cfg))
     for name in sorted(ours):
         stored = optuna.load_study(study_name=name, storage=storage).user_attrs.get("settings")
         if stored:
-            _check_same(name, shared(json.loads(stored)), shared(settings(cfg)), cfg.search)
+            _check_same(name, shared(json.loads(stored)), now, cfg.search)
             return  # one suffices: each was checked against the others when it joined
 
 

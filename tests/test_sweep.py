@@ -341,6 +341,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.n_trials=0", "search.n_trials must be a positive integer"),
     ("search.trials_per_process=0", "search.trials_per_process must be at least 1 or null"),
     ("search.journal=/proc/nope/journal.log", "search.journal: cannot create the folder /proc/nope"),
+    ("search.journal=/tmp", "search.journal: /tmp is a folder; name the journal file"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
 ])
 def test_bad_search_space_creates_nothing(tmp_path, no_store, override, message):

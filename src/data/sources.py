@@ -101,9 +101,14 @@ def _parse_times(values: pd.Series) -> pd.Series:
         return pd.to_datetime(values, errors="coerce", utc=True)
 
 
-def read_table(file: Path) -> pd.DataFrame:
-    """The CSV file as read by pandas, which renames a repeated header name (`s0.1`):
-    refused instead, naming it."""
+def read_table(path: str) -> pd.DataFrame:
+    """The CSV file `data.path` as read by pandas, which renames a repeated header name
+    (`s0.1`): refused instead, naming it."""
+    file = Path(path).expanduser()
+    if file.is_dir():
+        raise UserError(f"data.path: {file} is a folder, not a CSV file")
+    if not file.is_file():
+        raise UserError(f"data.path: no such file: {path}")
     try:
         header = next(csv.reader(file.open(newline="")), [])
         frame = pd.read_csv(file)
@@ -120,11 +125,7 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     """The chosen columns of a CSV file (default: every numeric column), checked, in time
     order where a column dates the rows (TIME_NAMES)."""
     file = Path(path).expanduser()
-    if file.is_dir():
-        raise UserError(f"data.path: {file} is a folder, not a CSV file")
-    if not file.is_file():
-        raise UserError(f"data.path: no such file: {path}")
-    frame = read_table(file)
+    frame = read_table(path)
     dated_by = time_column(frame)
     if dated_by is not None:
         frame, _ = oldest_first(frame, dated_by, file)
