@@ -57,7 +57,7 @@ def project_fit(cfg: DictConfig, data, track: bool) -> tuple[float, list[float]]
     import keras
 
     from src import tracking
-    from src.one_run import build_model
+    from src.one_run import EpochLogger, build_model
     from src.keras_fit import fit
 
     keras.backend.clear_session()
@@ -67,7 +67,7 @@ def project_fit(cfg: DictConfig, data, track: bool) -> tuple[float, list[float]]
     if track:
         experiment_id = tracking.use_experiment(cfg.tracking)
         with tracking.run(experiment_id, run_name=f"bench-{cfg.arch.name}"):
-            result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[tracking.EpochLogger()])
+            result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[EpochLogger()])
     else:
         result = fit(model, data, cfg.train, seed=cfg.seed)
     return time.perf_counter() - start, result.epoch_seconds
@@ -86,7 +86,7 @@ def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
     tracking, the same without XLA, and (the first approach) without tracking."""
     import keras
 
-    from src.one_run import build_model
+    from src.one_run import EpochLogger, build_model
 
     rows = []
     for arch in bench.approaches:

@@ -28,6 +28,27 @@ from src.keras_fit import fit
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
+class EpochLogger(keras.callbacks.Callback):
+    """`loss` and `val_loss` each epoch, step = epoch number (1-based), logged
+    asynchronously so training does not wait on the store; `wait()` after training."""
+
+    def __init__(self):
+        super().__init__()
+        self.pending = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
+        self.pending.append(mlflow.log_metrics(metrics, step=epoch + 1, synchronous=False))
+
+    def wait(self) -> None:
+        """Every epoch's metrics written, or MlflowException: MLflow's logging thread only
+        prints its failures."""
+        mlflow.flush_async_logging()
+        pending, self.pending = self.pending, []
+        for operation in pending:
+            operation.wait()
+
+
 def build_network(arch: DictConfig, input_steps: int, horizon: int, n_series: int) -> keras.Model | StatisticalBaseline:
     """The arch config's builder called with the data's sizes."""
     # The searched space is the sweep's, the ridge penalties the fit's: not builder arguments.
@@ -66,7 +87,7 @@ def fit_and_log(cfg: DictConfig, data: WindowedData,
         mlflow.log_params({k: chosen[k] for k in ("ridge_alpha", "linear_inputs")})
         mlflow.log_dict(chosen["val_loss_by_alpha"], "ridge_val_loss_by_alpha.json")
     else:
-        epoch_logger = tracking.EpochLogger()
+        epoch_logger = EpochLogger()
         result = fit(model, data, cfg.train, seed=cfg.seed, callbacks=[epoch_logger, *callbacks])
         epoch_logger.wait()
 

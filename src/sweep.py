@@ -258,7 +258,6 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     from hydra import compose
 
     from src import tracking
-    from src.one_run import fit_and_log
     from src.overrides import merge_overrides, reproduce_command
 
     runs = {}
@@ -272,6 +271,8 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
         if found:
             runs[arch] = found[0]
             continue
+        from src.one_run import fit_and_log  # TensorFlow, here only when a baseline trains
+
         base_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"]))
         base_cfg.train.verbose = 0
         command = reproduce_command(merge_overrides(overrides, [f"arch={arch}"]))

@@ -6,7 +6,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
-import keras
 import mlflow
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
@@ -126,28 +125,8 @@ def flatten(cfg: DictConfig, only: tuple[str, ...] = RUN_KEYS) -> dict[str, str]
     return out
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """`loss` and `val_loss` each epoch, step = epoch number (1-based), logged
-    asynchronously so training does not wait on the store; `wait()` after training."""
-
-    def __init__(self):
-        super().__init__()
-        self.pending = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        metrics = {k: float(v) for k, v in (logs or {}).items() if k in ("loss", "val_loss")}
-        self.pending.append(mlflow.log_metrics(metrics, step=epoch + 1, synchronous=False))
-
-    def wait(self) -> None:
-        """Every epoch's metrics written, or MlflowException: MLflow's logging thread only
-        prints its failures."""
-        mlflow.flush_async_logging()
-        pending, self.pending = self.pending, []
-        for operation in pending:
-            operation.wait()
-
-
-def model_summary(model: keras.Model) -> str:
+def model_summary(model) -> str:
+    """A Keras model's summary as text."""
     lines: list[str] = []
     model.summary(print_fn=lambda text, line_break=True: lines.append(text), line_length=100)
     return "\n".join(lines)

@@ -495,7 +495,8 @@ def test_a_trials_config_is_what_hydra_composes_from_its_overrides(arch):
     from src.overrides import merge_overrides
     from src.tuning.approaches import Approach
     from src.tuning.space import approach_space, as_overrides, suggest
-    from src.tuning.trial import StudyJob, trial_config
+    from src.tuning.trial import trial_config
+    from src.tuning.worker import StudyJob
 
     base = ["train.learning_rate=0.05", "data.n_windows=300", "search.space.units.low=2",
             "++search.space.scaling={type:categorical,choices:[global,window,revin],key:data.scaling}"]
@@ -653,3 +654,19 @@ def test_the_coordinator_checks_a_sweep_without_importing_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_sweep_that_trains_no_baseline_never_imports_tensorflow_in_its_coordinator(tmp_path, sweep_args):
+    """Only its workers' server needs TensorFlow; the coordinator imported it all the same
+    (the worker module and MLflow's Keras callback did), 2 CPU-seconds beside the server's
+    own import of it."""
+    args = [*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=1"]
+    code = ("import atexit, sys; from src.sweep import main; "
+            "atexit.register(lambda: print('tensorflow imported:', 'tensorflow' in sys.modules)); "
+            f"sys.argv = ['src.sweep', *{args!r}]; main()")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[1/1 linear #0] COMPLETE" in result.stdout + result.stderr
+    assert result.stdout.strip().endswith("tensorflow imported: False"), result.stdout[-2000:]

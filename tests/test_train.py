@@ -219,11 +219,11 @@ def test_epoch_metrics_that_fail_to_log_are_raised(tmp_path):
     failure; EpochLogger.wait() raises it, so the run fails instead of missing epochs."""
     from mlflow.exceptions import MlflowException
 
-    from src import tracking
+    from src.one_run import EpochLogger
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     experiment = mlflow.create_experiment("async", artifact_location=(tmp_path / "a").as_uri())
-    logger, client = tracking.EpochLogger(), client_for(tmp_path)
+    logger, client = EpochLogger(), client_for(tmp_path)
     with mlflow.start_run(experiment_id=experiment) as run:
         logger.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
         logger.wait()

@@ -24,7 +24,7 @@ COLUMNS = [
 ]
 
 OBJECTIVE = "val_loss"  # what every study minimises: the trial's best validation loss
-EPOCH_METRICS = ("loss", "val_loss")  # logged per epoch by src.tracking.EpochLogger
+EPOCH_METRICS = ("loss", "val_loss")  # logged per epoch by src.one_run.EpochLogger
 
 
 def row_from_run(approach: str, run, trials: str) -> dict:

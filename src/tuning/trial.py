@@ -2,7 +2,6 @@
 
 import copy
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -12,12 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from src import tracking
 from src import run_tags as tags
-from src.config import ParamSpec, validate
+from src.config import validate
 from src.data.windowed import WindowedData
 from src.overrides import merge_overrides, reproduce_command
 from src.one_run import fit_and_log
-from src.tuning.approaches import Approach
 from src.tuning.space import as_overrides, suggest
+from src.tuning.worker import Interrupt, StudyJob
 
 
 class PruneOnPlateau(keras.callbacks.Callback):
@@ -39,25 +38,27 @@ class PruneOnPlateau(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopOnInterrupt(keras.callbacks.Callback):
+    # Only reads a flag: Keras may call its batch hook from its own thread, so training does
+    # not wait for each step's logs (a KeyboardInterrupt raised there reaches the training
+    # loop at its next step).
+    async_safe = True
+
+    def __init__(self, interrupt: Interrupt):
+        super().__init__()
+        self.interrupt = interrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.interrupt.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.interrupt.check()
+
+
 def taper_param(params: dict) -> dict[str, str]:
     """The sampled taper, the one searched value no config key holds: depth and first width
     are params of every run (src.run_record.handles), the keyed values under their key."""
     return {"taper": str(params["taper"])} if "taper" in params else {}
-
-
-@dataclass(frozen=True)
-class StudyJob:
-    """What every trial of one study shares."""
-    approach: Approach           # the arch config option and the stacking
-    cfg: DictConfig              # the sweep's config with the approach's options: trials start from it
-    space: dict[str, ParamSpec]   # what its trials search (src.tuning.space.approach_space)
-    parent_run_id: str
-    tags: dict[str, str]
-
-    @property
-    def base_units(self) -> list[int] | None:
-        """The option's own arch.units; None for an arch without recurrent layers."""
-        return list(self.cfg.arch.units) if "units" in self.cfg.arch else None
 
 
 def trial_config(job: StudyJob, values: dict) -> DictConfig:

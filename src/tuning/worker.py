@@ -16,24 +16,38 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import keras
 import optuna
 from omegaconf import DictConfig, OmegaConf
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from src import run_tags
+from src.config import ParamSpec
+from src.services import describe_unavailable, is_unavailable
 from src.tuning import studies
 from src.tuning.approaches import Approach
 from src.tuning.space import approach_space
-from src.tuning.trial import StudyJob, run_trial
-from src.services import describe_unavailable, is_unavailable
 
 log = logging.getLogger(__name__)
 EXIT_SERVICE_LOST = 3
 EXIT_INTERRUPTED = 130  # Ctrl+C: its trial was marked failed and its run closed
 EXIT_RECYCLE = 75  # ran its share of trials and more are left: the coordinator starts a fresh one
 WAIT_SECONDS = 2.0  # between looks at other workers' running trials, once nothing is left to claim
+
+
+@dataclass(frozen=True)
+class StudyJob:
+    """What every trial of one study shares."""
+    approach: Approach           # the arch config option and the stacking
+    cfg: DictConfig              # the sweep's config with the approach's options: trials start from it
+    space: dict[str, ParamSpec]   # what its trials search (src.tuning.space.approach_space)
+    parent_run_id: str
+    tags: dict[str, str]
+
+    @property
+    def base_units(self) -> list[int] | None:
+        """The option's own arch.units; None for an arch without recurrent layers."""
+        return list(self.cfg.arch.units) if "units" in self.cfg.arch else None
 
 
 @dataclass(frozen=True)
@@ -95,23 +109,6 @@ class Interrupt:
     def check(self) -> None:
         if self.requested:
             raise KeyboardInterrupt
-
-
-class StopOnInterrupt(keras.callbacks.Callback):
-    # Only reads a flag: Keras may call its batch hook from its own thread, so training does
-    # not wait for each step's logs (a KeyboardInterrupt raised there reaches the training
-    # loop at its next step).
-    async_safe = True
-
-    def __init__(self, interrupt: Interrupt):
-        super().__init__()
-        self.interrupt = interrupt
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.interrupt.check()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.interrupt.check()
 
 
 def worker_process(spec: WorkerSpec, events) -> None:
@@ -227,6 +224,7 @@ def run_worker(spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
     (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data.windowed import prepare
+    from src.tuning.trial import StopOnInterrupt, run_trial
 
     cfg = spec.cfg
     gc.freeze()  # as in src.train: the imported modules out of every collection's scan
