@@ -659,7 +659,7 @@ def test_the_coordinator_checks_a_sweep_without_importing_tensorflow(tmp_path):
 @pytest.mark.slow
 def test_a_sweep_that_trains_no_baseline_never_imports_tensorflow_in_its_coordinator(tmp_path, sweep_args):
     """Only its workers' server needs TensorFlow; the coordinator imported it all the same
-    (the worker module and MLflow's Keras callback did), 2 CPU-seconds beside the server's
+    (the worker module and the epoch-logging Keras callback did), 2 CPU-seconds beside the server's
     own import of it."""
     args = [*sweep_args, "search.archs=[linear]", "search.baselines=[]", "search.n_trials=1"]
     code = ("import atexit, sys; from src.sweep import main; "
