@@ -31,11 +31,34 @@ def check_group_choices(args: list[str], conf_dir: Path = CONF_DIR) -> None:
             continue
         group, value = arg.split("=", 1)
         folder = conf_dir / group
-        if "." in group or not folder.is_dir() or value == "null" or "," in value:
+        if "." in group or not folder.is_dir() or "," in value:
             continue
         options = sorted(p.stem for p in folder.glob("*.yaml"))
+        if value == "null":  # Hydra's answer is a traceback
+            fail(f"{group} cannot be null; choose one of {', '.join(options)}")
         if value not in options:
             fail(f"unknown {group} '{value}'; available: {', '.join(options)}")
+
+
+def check_unsupported(args: list[str]) -> None:
+    """Hydra options this project cannot honour, refused before anything runs."""
+    known, _ = _hydra_arguments().parse_known_args(args)
+    if any((known.config_name, known.cn, known.config_dir, known.cd, known.config_path, known.cp)):
+        # A sweep's studies and baselines compose the project's conf/ again: with another
+        # config they ran on other data and settings than the ones checked.
+        fail("--config-name, --config-dir and --config-path are not supported: put your "
+             "options in conf/ (an option file conf/<group>/<name>.yaml, or an experiment file "
+             "conf/experiment/<name>.yaml used as experiment=<name>) or give them as overrides")
+    for override in known.overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key == "hydra.job.chdir" and value.lower() == "true":
+            fail("hydra.job.chdir=true is not supported: the MLflow store, the Optuna journal "
+                 "and data.path are relative to the folder the command runs in")
+    if (known.multirun or known.m) and any(redact(o) != o for o in known.overrides):
+        # Hydra logs each job's overrides and writes them all to multirun/.../multirun.yaml.
+        fail("a password in a URL cannot be given to --multirun, which logs and saves its "
+             "overrides: give it through the environment (PGPASSFILE for PostgreSQL, "
+             "MLFLOW_TRACKING_PASSWORD for an MLflow server) or run each job on its own")
 
 
 def _hydra_arguments() -> argparse.ArgumentParser:
@@ -82,7 +105,34 @@ def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
     if known.help or known.h or known.hydra_help or known.version or known.shell_completion \
             or known.sc or known.info or known.multirun or known.m:
         return
-    compose_or_fail(config_name, known.overrides, conf_dir)
+    cfg = compose_or_fail(config_name, known.overrides, conf_dir)
+    resolved_or_fail(cfg)
+
+
+def resolved_or_fail(cfg: DictConfig) -> None:
+    """Every interpolation resolves (`${oc.env:NAME}` with NAME unset does not), or one line."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        fail(describe_compose_error(err))
+
+
+def print_job_config(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> bool:
+    """`--cfg job` as Hydra prints it, with passwords hidden (Hydra prints them); False for
+    the other `--cfg` choices, which Hydra answers."""
+    from omegaconf import OmegaConf
+
+    known, _ = _hydra_arguments().parse_known_args(args)
+    if (known.cfg or known.c) != "job" or known.package or known.p:
+        return False
+    cfg = compose_or_fail(config_name, known.overrides, conf_dir)
+    if known.resolve:
+        resolved_or_fail(cfg)
+    print(redact(OmegaConf.to_yaml(cfg, resolve=known.resolve)), end="")
+    return True
 
 
 def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CONF_DIR) -> DictConfig:
@@ -115,8 +165,10 @@ def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
           f"== Configuration groups ==\nCompose your configuration from those groups (group=option)\n")
     for folder in groups:
         print(f"{folder.relative_to(conf_dir).as_posix()}: {', '.join(sorted(p.stem for p in folder.glob('*.yaml')))}")
+    if known.resolve:
+        resolved_or_fail(cfg)
     print(f"\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
-          f"{OmegaConf.to_yaml(cfg, resolve=known.resolve)}\n"
+          f"{redact(OmegaConf.to_yaml(cfg, resolve=known.resolve))}\n"
           f"Hydra's own flags: {command} --hydra-help")
 
 
@@ -133,16 +185,27 @@ def _unparsable(overrides: list[str]) -> str:
     return " ".join(overrides)
 
 
+def answer_before_hydra(config_name: str, args: list[str]) -> bool:
+    """The command line checked, and `--help` or `--cfg job` answered (True), before Hydra
+    sees it; a user error exits with one line."""
+    check_unsupported(args)
+    check_group_choices(args)
+    if {"--help", "-h"} & set(args):
+        print_help(config_name, args)
+        return True
+    if print_job_config(config_name, args):
+        return True
+    precompose(config_name, args)
+    return False
+
+
 def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
     if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names only itself
         print(describe())
         sys.exit(0)
     register_configs()
-    check_group_choices(sys.argv[1:])
-    if {"--help", "-h"} & set(sys.argv[1:]):
-        print_help(config_name, sys.argv[1:])
+    if answer_before_hydra(config_name, sys.argv[1:]):
         sys.exit(0)
-    precompose(config_name, sys.argv[1:])
 
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name=config_name)
     def _main(cfg: DictConfig) -> None:

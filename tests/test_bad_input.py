@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from conftest import ROOT, make_cfg, run_cli, write_csv
 from src import services
-from src.cli import precompose
+from src.cli import answer_before_hydra, precompose
 from src.config import UserError, build, load_stored, validate
 from src.data.windowed import prepare
 from src.evaluation import evaluate, naive_forecast
@@ -523,3 +523,46 @@ def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path, store):
     assert err.strip().splitlines()[-1].startswith("interrupted:")
     [run] = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert run.info.status == "KILLED"
+
+
+SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
+
+
+@pytest.mark.parametrize("args, message", [
+    # Tracebacks, exit 1 (the first after creating the MLflow store).
+    (["run_name=${nope}"], "error: run_name: Interpolation key 'nope' not found"),
+    (["seed=${oc.env:MANY2MANY_UNSET}"], "error: seed: KeyError raised while resolving interpolation"),
+    (["--cfg", "job", "--resolve", "run_name=${nope}"], "error: run_name: Interpolation key 'nope' not found"),
+    (["arch=null"], "error: arch cannot be null; choose one of"),
+    # A sweep's studies composed conf/'s own config: they trained on other data and settings.
+    (["--config-dir", "/tmp", "arch=linear"], "error: --config-name, --config-dir and --config-path are not supported"),
+    (["--config-name", "mine"], "error: --config-name, --config-dir and --config-path are not supported"),
+    # The stores and the data path moved into Hydra's run folder.
+    (["hydra.job.chdir=true"], "error: hydra.job.chdir=true is not supported"),
+    # Hydra logged each job's overrides and saved them in multirun/.../multirun.yaml.
+    (["-m", "arch=linear,naive", f"search.storage={SECRET_URL}"],
+     "error: a password in a URL cannot be given to --multirun"),
+])
+def test_what_hydra_would_mishandle_is_one_line_before_it_starts(capsys, args, message):
+    with pytest.raises(SystemExit) as stop:
+        answer_before_hydra("config", args)
+    assert stop.value.code == 2
+    line = one_error_line(capsys)
+    assert line.startswith(message) and "S3cretPW" not in line, line
+
+
+def test_multirun_with_a_password_writes_and_prints_nothing(tmp_path):
+    result = run_cli("src.train", "-m", "arch=linear,naive", f"search.storage={SECRET_URL}", cwd=tmp_path)
+    assert result.returncode == 2 and "S3cretPW" not in result.stdout + result.stderr
+    assert not list(tmp_path.iterdir())  # no multirun/ with the overrides, no mlruns/
+
+
+@pytest.mark.parametrize("flag", ["--help", "--cfg"])
+def test_the_printed_config_hides_passwords(capsys, flag):
+    args = ["tracking.uri=http://alice:S3cretPW@127.0.0.1:9", f"search.storage={SECRET_URL}",
+            *([flag, "job"] if flag == "--cfg" else [flag])]
+    assert answer_before_hydra("config", args)
+    printed = capsys.readouterr().out
+    assert "S3cretPW" not in printed
+    assert "uri: http://alice:***@127.0.0.1:9" in printed
+    assert "storage: postgresql://bob:***@127.0.0.1:9/db" in printed
