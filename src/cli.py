@@ -207,13 +207,23 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
     if answer_before_hydra(config_name, sys.argv[1:]):
         sys.exit(0)
 
+    failed_jobs = []
+
     @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name=config_name)
     def _main(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
         redact_logging()
         try:
             task(cfg)
         except UserError as err:
-            fail(str(err))
+            if HydraConfig.get().mode != RunMode.MULTIRUN:
+                fail(str(err))
+            # One job of a --multirun: its line, then the next job, as Hydra goes on after a
+            # failed job; the exit code says so at the end.
+            print(f"error: {redact(str(err))}", file=sys.stderr)
+            failed_jobs.append(HydraConfig.get().job.num)
         except KeyboardInterrupt:  # not a bug: one line instead of a traceback
             print("interrupted: a run in progress is marked KILLED; what finished is kept",
                   file=sys.stderr)
@@ -231,3 +241,6 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
         # MLflow created, which took a second here. Frozen objects are skipped; exit
         # handlers (MLflow's flush) and refcounted clean-up still run.
         gc.freeze()
+    if failed_jobs:
+        fail(f"{len(failed_jobs)} job(s) of the multirun failed (#{', #'.join(map(str, failed_jobs))}); "
+             f"the others ran")

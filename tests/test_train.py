@@ -233,3 +233,16 @@ def test_epoch_metrics_that_fail_to_log_are_raised(tmp_path):
         with pytest.raises(MlflowException, match="must be in the 'active' state"):
             logger.wait()
         client.restore_run(run.info.run_id)
+
+
+@pytest.mark.slow
+def test_a_failed_multirun_job_is_one_line_and_the_next_job_still_runs(tmp_path, store):
+    """Hydra goes on after a failed job of a --multirun; the one-line exit of a user error
+    (SystemExit) stopped every job after it."""
+    result = run_cli("src.train", "-m", "data.n_windows=-5,200", "arch=naive", *store,
+                     f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: data.n_windows must be a positive integer, got -5",
+                      "error: 1 job(s) of the multirun failed (#0); the others ran"]
+    assert "naive: test MSE" in result.stdout + result.stderr  # job #1 ran
