@@ -103,10 +103,28 @@ def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
     unparsable override is one line and exit code 2 instead of Hydra's report."""
     known, _ = _hydra_arguments().parse_known_args(args)
     if known.help or known.h or known.hydra_help or known.version or known.shell_completion \
-            or known.sc or known.info or known.multirun or known.m:
+            or known.sc or known.info:
         return
-    cfg = compose_or_fail(config_name, known.overrides, conf_dir)
-    resolved_or_fail(cfg)
+    for overrides in job_overrides(known.overrides) if known.multirun or known.m else [known.overrides]:
+        check_group_choices(overrides, conf_dir)
+        resolved_or_fail(compose_or_fail(config_name, overrides, conf_dir))
+
+
+def job_overrides(overrides: list[str]) -> list[list[str]]:
+    """Each job's overrides in a --multirun (`a=1,2 b=x,y`: four jobs), as Hydra's basic
+    sweeper expands them."""
+    import itertools
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as err:
+        fail(f"cannot parse override '{_unparsable(overrides)}': {str(err).splitlines()[0]}")
+    choices = [[f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
+               if o.is_sweep_override() else [o.input_line] for o in parsed]
+    return [list(job) for job in itertools.product(*choices)]
 
 
 def resolved_or_fail(cfg: DictConfig) -> None:

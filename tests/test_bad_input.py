@@ -539,6 +539,9 @@ SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
     (["--config-name", "mine"], "error: --config-name, --config-dir and --config-path are not supported"),
     # The stores and the data path moved into Hydra's run folder.
     (["hydra.job.chdir=true"], "error: hydra.job.chdir=true is not supported"),
+    # Each job of a --multirun is composed first: Hydra's several-line report, exit 1.
+    (["-m", "train.epochs=2,abc"], "error: train.epochs: expected an integer, got 'abc'"),
+    (["-m", "arch=reshape_head,nope"], "error: unknown arch 'nope'; available:"),
     # Hydra logged each job's overrides and saved them in multirun/.../multirun.yaml.
     (["-m", "arch=linear,naive", f"search.storage={SECRET_URL}"],
      "error: a password in a URL cannot be given to --multirun"),
