@@ -277,23 +277,42 @@ def check_targets(node: Any, where: str = "", resolve: bool = True) -> None:
     reached through a module that imports pandas. What it names must be defined there, which
     `resolve` checks by importing its module (`build` and `load_stored` always do)."""
     for key, target in targets(node):
-        if not target.startswith(ALLOWED_TARGETS) or (resolve and not _defined_in_allowed(target)):
-            raise UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must name a "
-                            f"class or function defined in {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}")
+        if not target.startswith(ALLOWED_TARGETS):
+            raise _not_allowed(where, key, target)
+        if resolve:
+            found = _locate(target)
+            if found is None:
+                raise UserError(f"{where}{key}: no class or function '{target}'")
+            if not _defined_in_allowed(found):
+                raise _not_allowed(where, key, target)
 
 
-def _defined_in_allowed(target: str) -> bool:
-    """Whether `target` is a class or function whose module is in ALLOWED_TARGETS. Resolving
-    it imports modules under those packages only (the name starts with one). One that cannot
-    be resolved passes here: instantiating it fails with its own message, having run nothing."""
-    import inspect
+def _not_allowed(where: str, key: str, target: str) -> UserError:
+    return UserError(f"{where}{key}: '{target}' is not allowed; a _target_ must name a class or "
+                     f"function defined in {', '.join(p.rstrip('.') for p in ALLOWED_TARGETS)}")
+
+
+def _locate(target: str) -> Any:
+    """What `target` names, or None. Resolving it imports modules under ALLOWED_TARGETS only
+    (the name starts with one)."""
+    import logging
 
     from hydra.utils import get_object
 
+    hydra_log = logging.getLogger("hydra.utils")  # it logs its own several-line error first
+    level, hydra_log.level = hydra_log.level, logging.CRITICAL
     try:
-        found = get_object(target)
+        return get_object(target)
     except Exception:  # noqa: BLE001 - Hydra wraps the ImportError or AttributeError
-        return True
+        return None
+    finally:
+        hydra_log.setLevel(level)
+
+
+def _defined_in_allowed(found: Any) -> bool:
+    """Whether `found` is a class or function whose module is in ALLOWED_TARGETS."""
+    import inspect
+
     module = f"{getattr(found, '__module__', None)}."
     return (inspect.isclass(found) or inspect.isfunction(found)) and module.startswith(ALLOWED_TARGETS)
 

@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import ROOT, make_cfg, run_cli, write_csv
+from conftest import ROOT, make_cfg, run_cli, store_overrides, write_csv
 from src import services
 from src.cli import answer_before_hydra, precompose
 from src.config import UserError, build, load_stored, validate
@@ -569,3 +569,16 @@ def test_the_printed_config_hides_passwords(capsys, flag):
     assert "S3cretPW" not in printed
     assert "uri: http://alice:***@127.0.0.1:9" in printed
     assert "storage: postgresql://bob:***@127.0.0.1:9/db" in printed
+
+
+@pytest.mark.parametrize("target", ["search.sampler._target_=optuna.samplers.Nope",
+                                    "search.pruner._target_=optuna.pruners.Nope"])
+def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
+    """Hydra logged a three-line error of its own to stdout, and the line kept was cut at
+    its first line ("Error loading 'optuna.samplers.Nope':")."""
+    result = run_cli("src.sweep", target, *store_overrides(tmp_path), f"search.journal={tmp_path}/j.log")
+    name = target.split("=")[1]
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {target.split('._target_')[0]}: cannot build {name}: _target_: no class or function '{name}'"]
+    assert not list(tmp_path.iterdir())
