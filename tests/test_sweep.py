@@ -670,3 +670,16 @@ def test_a_sweep_that_trains_no_baseline_never_imports_tensorflow_in_its_coordin
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[1/1 linear #0] COMPLETE" in result.stdout + result.stderr
     assert result.stdout.strip().endswith("tensorflow imported: False"), result.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_a_trial_whose_values_the_data_refuses_is_a_failed_run_that_says_why(tmp_path, sweep_args):
+    """It failed before its run was opened: no run at all, while the sweep's last line sends
+    the user to the FAILED runs."""
+    args = [*sweep_args, "search.archs=[reshape_head]", "search.baselines=[]", "search.n_trials=1",
+            "search.max_failures=1", "++search.space.steps={type:int,low:150,high:160,key:data.input_steps}"]
+    with pytest.raises(SweepFailed, match="the FAILED runs in mlflow ui"):
+        run_sweep(args)
+    _, [child] = runs(tmp_path, "tags.role = 'trial'")
+    assert child.info.status == "FAILED" and child.data.tags["trial_state"] == "FAIL"
+    assert "too few rows" in child.data.tags["error"]

@@ -84,9 +84,7 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
     values = suggest(trial, job.space, job.base_units)
     overrides = merge_overrides(base_overrides, [*job.approach.overrides, *as_overrides(values)])
     cfg = trial_config(job, values)
-    validate(cfg)
     cfg.train.verbose = 0  # the sweep prints one line per trial instead
-    data = data_for(cfg.data)  # the space may search data keys too (e.g. data.scaling)
     command = reproduce_command(overrides)
     trial_tags = {**job.tags, tags.ROLE: tags.TRIAL, tags.TRIAL_NUMBER: str(trial.number),
                   tags.TRIAL_STATE: "RUNNING", tags.REPRODUCE: command}
@@ -98,6 +96,10 @@ def run_trial(trial: optuna.Trial, job: StudyJob, base_overrides: list[str],
         trial.set_user_attr("reproduce", command)
         mlflow.log_params({"trial_number": trial.number, **taper_param(trial.params)})
         try:
+            # In the run: sampled values that the config or the data refuse (the space may
+            # search data keys, e.g. data.input_steps) make a FAILED run that says why.
+            validate(cfg)
+            data = data_for(cfg.data)
             metrics = fit_and_log(cfg, data, callbacks=[pruning, *callbacks])
         except BaseException:
             mlflow.set_tag(tags.TRIAL_STATE, "FAIL")
