@@ -91,12 +91,14 @@ def load(uri: str, tmp: Path):
 
     if "/" not in uri:  # neither models:/..., runs:/..., another scheme nor a folder
         raise UserError(f"model {uri}: not a model URI; use models:/<name>@<alias>, "
-                        f"models:/<name>/<version> or runs:/<run id>/<path>")
+                        f"models:/<name>/<version> or runs:/<run id>/<approach> (a run logs its model under its arch's name)")
     try:
         return load_forecaster(uri, tmp)
     except MlflowException as err:
         message = str(err.message).splitlines()[0]
-        hint = "; run `make compare` to register one" if "@champion" in uri else ""
+        hint = ("; run `make compare` to register one" if "@champion" in uri else
+                "; a run logs its model under its approach's name: runs:/<run id>/<approach>, "
+                "e.g. runs:/<run id>/reshape_head" if uri.startswith("runs:/") else "")
         raise UserError(f"model {uri}: {message}{hint}") from None
     except ImportError as err:  # a URI scheme whose client is not installed, e.g. s3://
         raise UserError(f"model {uri}: cannot read it here: {err}") from None

@@ -68,6 +68,7 @@ def trained(tmp_path_factory, empty_store):
         run = mlflow.get_run(metrics["run_id"])
         expected = predict(network, data, data.test) if network is not None else None
         cases.append({"case": f"{arch}-{scaling}-{stacking}", "uri": run.data.tags["model_uri"],
+                      "run_id": run.info.run_id, "arch": arch,
                       "windows": data.test.X[WINDOWS], "expected": expected, "truth": data.test.y,
                       "all_windows": data.test.X, "test_mse": metrics["test_mse"], "series": data.series})
     return tmp, store, cases
@@ -197,6 +198,19 @@ def test_forecast_cli_error_exit_code(champion):
     result = run_cli("src.forecast", *args, "model=models:/nope@champion", cwd=tmp)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: model models:/nope@champion:")
+
+
+def test_a_runs_uri_names_the_model_by_its_approach(trained, champion):
+    """`runs:/<id>/model`, the usual path, found nothing and the hint did not say what the
+    path is."""
+    tmp, args, _ = champion
+    case = trained[2][0]
+    wrong = run_cli("src.forecast", *args, f"model=runs:/{case['run_id']}/model", f"out_dir={tmp / 'w'}", cwd=tmp)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines()[-1].endswith(
+        "a run logs its model under its approach's name: runs:/<run id>/<approach>, e.g. runs:/<run id>/reshape_head")
+    right = run_cli("src.forecast", *args, f"model=runs:/{case['run_id']}/{case['arch']}", f"out_dir={tmp / 'r'}", cwd=tmp)
+    assert right.returncode == 0, right.stderr[-2000:]
 
 
 def _free_port() -> int:
