@@ -297,7 +297,8 @@ def _locate(target: str) -> Any:
     from hydra.utils import get_object
 
     hydra_log = logging.getLogger("hydra.utils")  # it logs its own several-line error first
-    level, hydra_log.level = hydra_log.level, logging.CRITICAL
+    level = hydra_log.level
+    hydra_log.setLevel(logging.CRITICAL)  # setLevel, not .level: it clears logging's cache
     try:
         return get_object(target)
     except Exception:  # noqa: BLE001 - Hydra wraps the ImportError or AttributeError

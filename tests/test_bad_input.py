@@ -542,6 +542,7 @@ SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
     # Each job of a --multirun is composed first: Hydra's several-line report, exit 1.
     (["-m", "train.epochs=2,abc"], "error: train.epochs: expected an integer, got 'abc'"),
     (["-m", "arch=reshape_head,nope"], "error: unknown arch 'nope'; available:"),
+    (["-m", "train.epochs=[1"], "error: cannot parse override 'train.epochs=[1'"),
     # Hydra logged each job's overrides and saved them in multirun/.../multirun.yaml.
     (["-m", "arch=linear,naive", f"search.storage={SECRET_URL}"],
      "error: a password in a URL cannot be given to --multirun"),
