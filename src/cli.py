@@ -175,6 +175,8 @@ def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
 
     known, _ = _hydra_arguments().parse_known_args(args)
     cfg = compose_or_fail(config_name, known.overrides, conf_dir)
+    if known.resolve:
+        resolved_or_fail(cfg)
     main = sys.modules["__main__"]
     command = f"python -m {main.__spec__.name}" if getattr(main, "__spec__", None) else sys.argv[0]
     intro = (main.__doc__ or "").strip().split("\n\n")[0]
@@ -183,8 +185,6 @@ def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
           f"== Configuration groups ==\nCompose your configuration from those groups (group=option)\n")
     for folder in groups:
         print(f"{folder.relative_to(conf_dir).as_posix()}: {', '.join(sorted(p.stem for p in folder.glob('*.yaml')))}")
-    if known.resolve:
-        resolved_or_fail(cfg)
     print(f"\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
           f"{redact(OmegaConf.to_yaml(cfg, resolve=known.resolve))}\n"
           f"Hydra's own flags: {command} --hydra-help")

@@ -533,6 +533,7 @@ SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
     (["run_name=${nope}"], "error: run_name: Interpolation key 'nope' not found"),
     (["seed=${oc.env:MANY2MANY_UNSET}"], "error: seed: KeyError raised while resolving interpolation"),
     (["--cfg", "job", "--resolve", "run_name=${nope}"], "error: run_name: Interpolation key 'nope' not found"),
+    (["--help", "--resolve", "run_name=${nope}"], "error: run_name: Interpolation key 'nope' not found"),
     (["arch=null"], "error: arch cannot be null; choose one of"),
     # A sweep's studies composed conf/'s own config: they trained on other data and settings.
     (["--config-dir", "/tmp", "arch=linear"], "error: --config-name, --config-dir and --config-path are not supported"),
@@ -551,8 +552,10 @@ def test_what_hydra_would_mishandle_is_one_line_before_it_starts(capsys, args, m
     with pytest.raises(SystemExit) as stop:
         answer_before_hydra("config", args)
     assert stop.value.code == 2
-    line = one_error_line(capsys)
-    assert line.startswith(message) and "S3cretPW" not in line, line
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing half printed (`--help` printed its groups before failing)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message) and "S3cretPW" not in lines[0], lines
 
 
 def test_multirun_with_a_password_writes_and_prints_nothing(tmp_path):
