@@ -2,9 +2,11 @@
 
 import argparse
 import gc
+import io
 import re
 import sys
 import traceback
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, Callable
 
@@ -138,6 +140,11 @@ def resolved_or_fail(cfg: DictConfig) -> None:
         fail(describe_compose_error(err))
 
 
+def _hydra_prints_config(args: list[str]) -> bool:
+    known, _ = _hydra_arguments().parse_known_args(args)
+    return (known.cfg or known.c or known.info) is not None
+
+
 def print_job_config(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> bool:
     """`--cfg job` as Hydra prints it, with passwords hidden (Hydra prints them); False for
     the other `--cfg` choices, which Hydra answers."""
@@ -253,7 +260,14 @@ def run_app(task: Callable[[DictConfig], Any], config_name: str) -> None:
             sys.exit(1)
 
     try:
-        _main()
+        if _hydra_prints_config(sys.argv[1:]):
+            # `--cfg hydra|all` and `--info`: Hydra's own answers, which show the overrides
+            # and the config as given.
+            with redirect_stdout(io.StringIO()) as shown:
+                _main()
+            print(redact(shown.getvalue()), end="")
+        else:
+            _main()
     finally:
         # Shutting the interpreter down garbage-collects every object TensorFlow, Keras and
         # MLflow created, which took a second here. Frozen objects are skipped; exit

@@ -581,6 +581,17 @@ def test_the_printed_config_hides_passwords(capsys, flag):
     assert "storage: postgresql://bob:***@127.0.0.1:9/db" in printed
 
 
+@pytest.mark.parametrize("flags", [["--cfg", "hydra"], ["--cfg", "all"], ["--info"], ["--info", "config"]])
+def test_what_hydra_prints_itself_hides_passwords(tmp_path, flags):
+    """Before, `--cfg hydra|all` printed the overrides as given and `--info` the config: the
+    password included."""
+    result = run_cli("src.train", f"tracking.uri={SECRET_URL}", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "S3cretPW" not in result.stdout + result.stderr
+    assert "postgresql://bob:***@127.0.0.1:9/db" in result.stdout  # still printed, hidden
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("target", ["search.sampler._target_=optuna.samplers.Nope",
                                     "search.pruner._target_=optuna.pruners.Nope"])
 def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
