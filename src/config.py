@@ -444,6 +444,13 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
+def check_known_keys(cfg: DictConfig, command: str = "src.train") -> None:
+    unknown = unknown_keys(cfg)
+    if unknown:
+        raise UserError(f"{unknown[0]}: unknown key (no schema declares it); "
+                        f"`python -m {command} --cfg job` prints every key")
+
+
 SEED_RANGE = (0, 2**32 - 1)  # what Keras and NumPy accept
 
 
@@ -467,10 +474,7 @@ def validate(cfg: DictConfig) -> None:
     """Value checks on a composed config; raises UserError naming the first problem.
     Every numeric field's range is checked here, before any data is read or any run or
     study exists."""
-    unknown = unknown_keys(cfg)
-    if unknown:
-        raise UserError(f"{unknown[0]}: unknown key (no schema declares it); "
-                        f"`python -m src.train --cfg job` prints every key")
+    check_known_keys(cfg)
     missing = _missing_keys(cfg)
     if missing:
         hint = " (the CSV file for data=csv)" if missing[0] == "data.path" else ""

@@ -17,7 +17,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from src import tables
-from src.config import UserError
+from src.config import UserError, check_known_keys
 from src.data.sources import oldest_first, read_table, time_column
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     from src.serving.registry import champion_uri
     from src.tracking import resolve_uri
 
+    check_known_keys(cfg, "src.forecast")
     if cfg.windows not in WINDOWS:
         raise UserError(f"windows must be one of {', '.join(WINDOWS)}; got '{cfg.windows}'")
     history = read_history(cfg.data)

@@ -55,6 +55,19 @@ def test_compose_error_from_the_command_line(tmp_path):
     assert result.stderr.strip().splitlines() == ["error: train.epochs: expected an integer, got 'abc'"]
 
 
+@pytest.mark.parametrize("override", ["+foo=1", "+data.foo=1"])
+def test_an_unknown_forecast_key_is_refused_before_anything_is_read(tmp_path, override):
+    """Before, `python -m src.forecast +foo=1` forecast as if it were not there."""
+    from src.forecast import forecast
+
+    cfg = make_cfg(override, f"out_dir={tmp_path}/out", f"tracking.uri=sqlite:///{tmp_path}/none.db",
+                   config_name="forecast")
+    key = override[1:].split("=")[0]
+    with pytest.raises(UserError, match=f"^{key}: unknown key .*python -m src.forecast --cfg job"):
+        forecast(cfg)
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("override, message", [
     ("+foo=1", "foo: unknown key"),
     ("+train.foo=1", "train.foo: unknown key"),
