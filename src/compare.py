@@ -152,12 +152,12 @@ def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     """Each approach's best model (its run's MLflow model) on the test windows."""
     from src.report.repeats import run_config
     from src.data.windowed import prepare
-    from src.serving.logged import MODEL_URI_TAG, load_forecaster
+    from src.serving.logged import load_forecaster
 
     predictions, data = {}, None
     with tempfile.TemporaryDirectory() as tmp:
         for arch, run in best.items():
-            uri = run.get(f"tags.{MODEL_URI_TAG}")
+            uri = run.get(f"tags.{run_tags.MODEL_URI}")
             if not isinstance(uri, str):
                 why = ("a statistical baseline logs none" if run.get("tags.kind") == "statistical"
                        else "logged with tracking.log_model=false")

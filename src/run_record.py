@@ -12,15 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from src.data.windowed import WindowedData
 
-# The same names in every approach, so the compare view's parallel coordinates and scatter
-# plots line up; a sweep trial adds its other searched values (taper, ...) by their space name.
-HANDLES = ("depth", "width", "learning_rate", "batch_size")
-
-
 def handles(cfg: DictConfig, gradient: bool) -> dict[str, str]:
     """depth and width (cells in the first layer) of a recurrent stack; learning rate and
     batch size of a model trained by gradient descent (not naive, the closed-form linear or
-    a statistical baseline). Nothing is made up for the others."""
+    a statistical baseline). Nothing is made up for the others. The same names in every
+    approach, so the compare view's parallel coordinates and scatter plots line up; a sweep
+    trial adds its other searched values (taper, ...) by their space name."""
     out = {}
     if "units" in cfg.arch:
         out.update(depth=str(len(cfg.arch.units)), width=str(cfg.arch.units[0]))

@@ -12,10 +12,10 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from src import run_tags
 from src.serving.forecaster import Forecaster
 
 MODEL_NAME = "model"  # when the forecaster names no approach
-MODEL_URI_TAG = "model_uri"  # on the run: models:/<id> of its logged model
 SRC = Path(__file__).resolve().parent.parent
 # What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
 SHIPPED = ["__init__.py", "quiet.py", "trim.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
@@ -80,7 +80,7 @@ def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
             pip_requirements=requirement_pins(),
         )
     uri = f"models:/{info.model_id}"
-    mlflow.set_tag(MODEL_URI_TAG, uri)
+    mlflow.set_tag(run_tags.MODEL_URI, uri)
     return uri
 
 

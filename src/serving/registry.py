@@ -7,7 +7,7 @@ import math
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from src.serving.logged import MODEL_URI_TAG
+from src.run_tags import MODEL_URI
 
 CHAMPION = "champion"
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
         f"logs no MLflow model: the best other row is registered)")
     if best is None:
         return f"only statistical baselines: nothing registered{aside}"
-    uri = runs[best["approach"]].get(f"tags.{MODEL_URI_TAG}")
+    uri = runs[best["approach"]].get(f"tags.{MODEL_URI}")
     if not isinstance(uri, str):
         return (f"{best['approach']} has no MLflow model (tracking.log_model=false): "
                 f"nothing registered")
@@ -64,9 +64,9 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
     close = [r["approach"] for r in rows if r is not best and "within 1 std" in r.get("notes", "")]
     tags = {"approach": best["approach"], "test_mse": best["test_mse_repeats"],
             "ratio_to_naive": f"{best['ratio_to_naive']:.4f}", "split_fingerprint": fingerprint,
-            "reproduce": best.get("reproduce", ""), "run_id": best["run_id"], MODEL_URI_TAG: uri,
+            "reproduce": best.get("reproduce", ""), "run_id": best["run_id"], MODEL_URI: uri,
             "within_1_std": ", ".join(close) or "none"}
-    if current is not None and current.tags.get(MODEL_URI_TAG) == uri:
+    if current is not None and current.tags.get(MODEL_URI) == uri:
         for key, value in tags.items():  # the same winner: its row from this report
             client.set_model_version_tag(name, current.version, key, value)
         return f"champion unchanged: {name} version {current.version} ({best['approach']}){aside}"
