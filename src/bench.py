@@ -23,6 +23,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from src.redact import redact
+
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +40,6 @@ def _seed_data(cfg: DictConfig):
 def plain_keras_fit(model, data, epochs: int, batch_size: int) -> tuple[float, list[float]]:
     """The seed's way: compile('adam', 'mse') and fit the arrays, validation beside it so
     the work matches the project's. Returns (whole run seconds, epoch seconds)."""
-    import keras
-
     from src.keras_fit import EpochClock
 
     X, y = data.model_arrays(data.train)
@@ -86,7 +86,7 @@ def training_speed(compose, bench: DictConfig, store: list[str]) -> list[dict]:
     tracking, the same without XLA, and (the first approach) without tracking."""
     import keras
 
-    from src.one_run import EpochLogger, build_model
+    from src.one_run import build_model
 
     rows = []
     for arch in bench.approaches:
@@ -305,7 +305,9 @@ def bench(cfg: DictConfig) -> dict:
 
     out = Path(b.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = {"settings": OmegaConf.to_container(b), "machine": machine()}
+    settings = OmegaConf.to_container(b)
+    settings["overrides"] = [redact(o) for o in settings["overrides"]]  # written and printed
+    results = {"settings": settings, "machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # The store the sweeps below use too (_sweep_args): creating one runs MLflow's schema

@@ -56,11 +56,28 @@ def check_unsupported(args: list[str]) -> None:
         if key == "hydra.job.chdir" and value.lower() == "true":
             fail("hydra.job.chdir=true is not supported: the MLflow store, the Optuna journal "
                  "and data.path are relative to the folder the command runs in")
-    if (known.multirun or known.m) and any(redact(o) != o for o in known.overrides):
-        # Hydra logs each job's overrides and writes them all to multirun/.../multirun.yaml.
-        fail("a password in a URL cannot be given to --multirun, which logs and saves its "
-             "overrides: give it through the environment (PGPASSFILE for PostgreSQL, "
-             "MLFLOW_TRACKING_PASSWORD for an MLflow server) or run each job on its own")
+    if any(redact(o) != o for o in known.overrides):
+        refuse_password_where_hydra_shows_it(known)
+
+
+def _hydra_shows_config(known: argparse.Namespace) -> str | None:
+    """The Hydra mode that logs or saves the config as given, if any: --multirun writes each
+    job's overrides and config to multirun/.../multirun.yaml and logs them; hydra.verbose logs
+    the composed config."""
+    settings = {o.lstrip("+~").partition("=")[0]: o.partition("=")[2].lower() for o in known.overrides}
+    if known.multirun or known.m or settings.get("hydra.mode") == "multirun":
+        return "--multirun"
+    if settings.get("hydra.verbose", "false") not in ("false", "[]", "null"):
+        return "hydra.verbose"
+    return None
+
+
+def refuse_password_where_hydra_shows_it(known: argparse.Namespace) -> None:
+    mode = _hydra_shows_config(known)
+    if mode:
+        what = "logs and saves the config" if mode == "--multirun" else "logs the config"
+        fail(f"a password in a URL cannot be given with {mode}, which {what} as given: give it through the environment (PGPASSFILE for PostgreSQL, "
+             f"MLFLOW_TRACKING_PASSWORD for an MLflow server) or run without {mode}")
 
 
 def _hydra_arguments() -> argparse.ArgumentParser:
@@ -107,9 +124,16 @@ def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
     if known.help or known.h or known.hydra_help or known.version or known.shell_completion \
             or known.sc or known.info:
         return
-    for overrides in job_overrides(known.overrides) if known.multirun or known.m else [known.overrides]:
+    from omegaconf import OmegaConf
+
+    multirun = _hydra_shows_config(known) == "--multirun"
+    for overrides in job_overrides(known.overrides) if multirun else [known.overrides]:
         check_group_choices(overrides, conf_dir)
-        resolved_or_fail(compose_or_fail(config_name, overrides, conf_dir))
+        cfg = compose_or_fail(config_name, overrides, conf_dir)
+        resolved_or_fail(cfg)
+        shown = OmegaConf.to_yaml(cfg, resolve=True)
+        if redact(shown) != shown:  # from a preset or a default, not the command line
+            refuse_password_where_hydra_shows_it(known)
 
 
 def job_overrides(overrides: list[str]) -> list[list[str]]:

@@ -17,6 +17,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from src.redact import redact
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # conf/: every option's YAML
 
 
@@ -510,6 +512,11 @@ def validate(cfg: DictConfig) -> None:
     _require(train.verbose in (None, 0, 1, 2), f"train.verbose must be 0, 1, 2 or null, got {train.verbose}")
     _seed(cfg.seed, "seed")
     _require(bool(cfg.tracking.experiment.strip()), "tracking.experiment must not be empty")
+    for key in ("run_name", "tracking.experiment", "search.name"):
+        name = OmegaConf.select(cfg, key)
+        _require(name is None or redact(name) == name,
+                 f"{key} holds a password in a URL ({redact(str(name))}): MLflow and Optuna store and "
+                 f"show names as given; leave the password out")
     _require(bool(cfg.tracking.uri.strip()), "tracking.uri must not be empty")
     _positive(cfg.tracking, "tracking", ("forecast_windows",))
     _validate_search(cfg.search)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from src import tables
 from src.config import UserError, check_known_keys
+from src.redact import redact
 from src.data.sources import oldest_first, read_table, time_column
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     from src.run_figures import history_figure
     from src.serving.forecaster import ForecastInputError
     from src.serving.registry import champion_uri
-    from src.tracking import resolve_uri
+    from src.tracking import point_mlflow_at
 
     check_known_keys(cfg, "src.forecast")
     if cfg.windows not in WINDOWS:
@@ -161,20 +162,19 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     services.check_folder(Path(cfg.out_dir), "out_dir")
     services.check_tracking(cfg.tracking.uri)
     services.check_store_exists(cfg.tracking.uri, "run `make sweep` and `make compare` first, or set tracking.uri")
-    import mlflow
-
-    mlflow.set_tracking_uri(resolve_uri(cfg.tracking.uri))
+    point_mlflow_at(cfg.tracking.uri)
     uri = cfg.model or champion_uri(cfg.tracking.experiment, cfg.search.name)
     with tempfile.TemporaryDirectory() as tmp:
         forecaster = load(uri, Path(tmp))
     series = series_of(history, forecaster)
     out = Path(cfg.out_dir)
+    shown = redact(uri)  # a models:/ or runs:/ URI, or a URL that may carry a password
     try:
         if cfg.windows == "all":
             per_window, summary = backtest(forecaster, series)
             out.mkdir(parents=True, exist_ok=True)
             per_window.to_csv(out / "backtest.csv", index=False)
-            print(tables.format_table([{"what": forecaster.approach or uri, **summary}], BACKTEST_COLUMNS))
+            print(tables.format_table([{"what": forecaster.approach or shown, **summary}], BACKTEST_COLUMNS))
             print(f"per window: {out / 'backtest.csv'}")
             return per_window
         result = forecaster.forecast_frame(series)
@@ -184,10 +184,10 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     result.to_csv(out / "forecast.csv")
     figure = history_figure(series.iloc[-3 * forecaster.input_steps:], result,
-                            title=f"{forecaster.approach or 'model'}: next {forecaster.horizon} steps ({uri})")
+                            title=f"{forecaster.approach or 'model'}: next {forecaster.horizon} steps ({shown})")
     figure.savefig(out / "forecast.png", dpi=110)
     print(result.to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"model {uri} ({forecaster.approach}); written: {out / 'forecast.csv'}, {out / 'forecast.png'}")
+    print(f"model {shown} ({forecaster.approach}); written: {out / 'forecast.csv'}, {out / 'forecast.png'}")
     return result
 
 

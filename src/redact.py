@@ -4,11 +4,12 @@ param, tag, artifact text, log line and error message goes through `redact`."""
 import logging
 import re
 
-# user:password@ right after a scheme. The password runs to the first '@', as SQLAlchemy
-# reads it (Optuna's and MLflow's database URLs), so it may hold '/' (generated passwords do).
-# One slash after the scheme too: a URL given where a file path is expected comes back from
-# pathlib with its '//' made '/'.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^\s/:@]*:)[^\s@]+(?P<at>@)")
+# user:password@ right after a scheme. The password may hold '/' (generated passwords do)
+# and '@': SQLAlchemy (Optuna's and MLflow's database URLs) ends it at the first '@', HTTP
+# clients (urllib3, for a tracking server) at the last, so everything up to the last '@'
+# before a space is hidden. One slash after the scheme too: a URL given where a file path is
+# expected comes back from pathlib with its '//' made '/'.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^\s/:@]*:)[^\s]*(?P<at>@)")
 # A password given as a query parameter, which SQLAlchemy passes on to the driver.
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd)=)[^&\s]+")
 HIDDEN = "***"

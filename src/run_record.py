@@ -11,6 +11,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.windowed import WindowedData
+from src.redact import redact
 
 def handles(cfg: DictConfig, gradient: bool) -> dict[str, str]:
     """depth and width (cells in the first layer) of a recurrent stack; learning rate and
@@ -42,7 +43,7 @@ def log_dataset(data_cfg: DictConfig, data: WindowedData) -> None:
     """The run's data as an MLflow dataset input: the runs table's Dataset column. Its
     digest is the split fingerprint, so runs that saw the same windows show the same one."""
     if "path" in data_cfg:
-        source = str(Path(data_cfg.path).resolve())
+        source = redact(str(Path(data_cfg.path).resolve()))
     else:
         from mlflow.data.code_dataset_source import CodeDatasetSource
 

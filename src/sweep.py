@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from src.config import CONF_DIR, UserError, arch_options, validate
 from src.data.windowed import prepare
 from src import run_tags, services
+from src.redact import redact
 from src.tuning import approaches, studies
 from src.tuning.space import approach_space, check_space, parse_space
 
@@ -461,13 +462,14 @@ def describe_event(event: dict, progress: Progress) -> str | None:
     where = f" on worker {event['worker']}" if progress.several else ""
     if event["kind"] == "trial":
         value = f" val_loss {event['value']:.4f}" if event.get("value") is not None else ""
-        note = f" ({event['note']})" if event.get("note") else ""
+        # A failed trial's note is its error's first line, which may quote a URL.
+        note = f" ({redact(event['note'])})" if event.get("note") else ""
         return (f"[{progress.done}/{progress.total} {event['study']} #{event['trial']}] "
                 f"{event['state']}{value}{note} in {event['seconds']:.1f}s{where}{progress.left()}")
     if event["kind"] == "orphan":
         return f"[{event['study']} #{event['trial']}] its worker died; marked FAIL, retry queued{where}"
     if event["kind"] == "error":
-        return f"[worker {event['worker']}] stopped: {event['message']}"
+        return f"[worker {event['worker']}] stopped: {redact(event['message'])}"
     return None
 
 
@@ -574,8 +576,6 @@ def compare_hint(overrides: list[str]) -> str:
     """The sweep's table shows one seed of the selected trial; the report's mean over fresh
     seeds can name another winner. Say so, and how to get it for this very sweep."""
     import shlex
-
-    from src.redact import redact
 
     kept = [o for o in overrides if o.split("=", 1)[0] not in ("search.workers", "search.threads_per_worker")]
     command = "make compare" if not kept else redact(" ".join(["python -m src.compare", *map(shlex.quote, kept)]))

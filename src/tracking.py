@@ -42,10 +42,20 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
+def point_mlflow_at(uri: str) -> str:
+    """Make `uri` (resolved) MLflow's tracking URI and return it. With a password in it,
+    MLflow's links to each run stay unprinted even where a user's environment asks for them:
+    they would show the password."""
+    uri = resolve_uri(uri)
+    if redact(uri) != uri:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(cfg: DictConfig) -> str:
     """Point MLflow at `cfg.uri` and return the id of `cfg.experiment`, created if new."""
-    uri = resolve_uri(cfg.uri)
-    mlflow.set_tracking_uri(uri)
+    uri = point_mlflow_at(cfg.uri)
     experiment = mlflow.get_experiment_by_name(cfg.experiment)
     if experiment is None:
         # A server chooses its own artifact store; a local store keeps them beside it, in a

@@ -87,6 +87,10 @@ def test_an_unknown_forecast_key_is_refused_before_anything_is_read(tmp_path, ov
     ("search.grace_period=15", r"search.grace_period \(15 s\) must be at least twice search.heartbeat_interval \(10 s\)"),
     ("bench.repeats=0", "bench.repeats must be a positive integer"),
     ("data.source._target_=os.system", "data.source._target_: 'os.system' is not allowed"),
+    # Names are stored and shown as given: a run name reached MLflow's runName unhidden.
+    ("run_name=http://a:S3cretPW@x", r"run_name holds a password in a URL \(http://a:\*\*\*@x\)"),
+    ("tracking.experiment=http://a:S3cretPW@x", "tracking.experiment holds a password in a URL"),
+    ("search.name=http://a:S3cretPW@x", "search.name holds a password in a URL"),
 ])
 def test_every_value_is_checked_before_anything_runs(override, message):
     with pytest.raises(UserError, match=message):
@@ -195,17 +199,38 @@ def test_printed_and_logged_commands_hold_no_password_even_when_quoted():
     ("postgresql+psycopg://alice:ab/cd+ef@db:5432/mlflow", "postgresql+psycopg://alice:***@db:5432/mlflow"),
     ("postgresql+psycopg://alice@db/optuna?password=s3cr3t&sslmode=require",
      "postgresql+psycopg://alice@db/optuna?password=***&sslmode=require"),
+    # An HTTP client reads the password up to the last '@': before, 'S3cretPW' showed.
+    ("tracking.uri=http://alice:Pa@S3cretPW@127.0.0.1:5000 x", "tracking.uri=http://alice:***@127.0.0.1:5000 x"),
 ])
 def test_redact_hides_only_passwords(text, expected):
     assert redact(text) == expected
     from sqlalchemy.engine import make_url
+    from urllib3.util import parse_url
 
     if text.startswith("postgresql"):
         url = make_url(text)
         assert (url.password or url.query.get("password")) not in redact(text)
+    for word in text.split():
+        auth = parse_url(word.split("=", 1)[-1]).auth if "http://" in word else None
+        if auth and ":" in auth:
+            assert auth.split(":", 1)[1] not in redact(text)
 
 
 # --- data ---------------------------------------------------------------------------
+
+def test_a_password_in_a_data_path_is_hidden_in_the_runs_dataset(tmp_path, store):
+    """The `data.path` param was hidden but the dataset's source (MLflow's Datasets) was not."""
+    from src.train import train
+
+    folder = tmp_path / "http:" / "a:S3cretPW@x"
+    folder.mkdir(parents=True)
+    path = write_csv(folder / "load.csv")
+    metrics = train(csv_cfg(path, "arch=naive", "tracking.log_model=false", *store))
+    run = MlflowClient(tracking_uri=store[0].split("=", 1)[1]).get_run(metrics["run_id"])
+    [source] = [d.dataset.source for d in run.inputs.dataset_inputs]
+    assert "S3cretPW" not in source and "a:***@x" in source
+    assert "S3cretPW" not in run.data.params["data.path"]
+
 
 def csv_cfg(path, *overrides):
     return make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5", *overrides)
@@ -565,9 +590,18 @@ SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
     (["-m", "train.epochs=[1"], "error: cannot parse override 'train.epochs=[1'"),
     # Hydra logged each job's overrides and saved them in multirun/.../multirun.yaml.
     (["-m", "arch=linear,naive", f"search.storage={SECRET_URL}"],
-     "error: a password in a URL cannot be given to --multirun"),
+     "error: a password in a URL cannot be given with --multirun"),
+    # The same, reached another way: Hydra's own switch, or a value the command line does
+    # not show (an environment variable, or a preset file); hydra.verbose logs the config.
+    (["hydra.mode=MULTIRUN", "arch=linear", f"search.storage={SECRET_URL}"],
+     "error: a password in a URL cannot be given with --multirun"),
+    (["-m", "arch=linear,naive", "search.storage=${oc.env:MANY2MANY_SECRET_URL}"],
+     "error: a password in a URL cannot be given with --multirun"),
+    (["hydra.verbose=true", f"search.storage={SECRET_URL}"],
+     "error: a password in a URL cannot be given with hydra.verbose"),
 ])
-def test_what_hydra_would_mishandle_is_one_line_before_it_starts(capsys, args, message):
+def test_what_hydra_would_mishandle_is_one_line_before_it_starts(capsys, monkeypatch, args, message):
+    monkeypatch.setenv("MANY2MANY_SECRET_URL", SECRET_URL)
     with pytest.raises(SystemExit) as stop:
         answer_before_hydra("config", args)
     assert stop.value.code == 2

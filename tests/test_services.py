@@ -19,7 +19,6 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
 from conftest import ROOT, run_cli
-from src.config import UserError
 from test_sweep import fast_rerun, run_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("services")]
@@ -271,9 +270,11 @@ def test_service_lost_mid_sweep_then_rerun(services, tmp_path, lost):
     _assert_consistent(_study(services, name), 2, tracking or f"sqlite:///{tmp_path}/mlflow.db", name)
 
 
-def test_no_password_reaches_mlflow_or_the_output(services, tmp_path):
+def test_no_password_reaches_mlflow_or_the_output(services, tmp_path, monkeypatch):
     """A sweep and a report with the database password in search.storage and a password in
-    tracking.uri: no param, tag, metric key, artifact or printed line holds it."""
+    tracking.uri: no param, tag, metric key, artifact or printed line holds it. Even where
+    the user's environment asks MLflow to print each run's link, which held the password."""
+    monkeypatch.setenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "false")
     tracking = f"http://alice:{PASSWORD}@127.0.0.1:{services.mlflow_port}"
     args = [*_args(services, "secret", tmp_path, tracking), "search.n_trials=1", "train.epochs=1",
             "search.baselines=[naive]", f"compare.report_dir={tmp_path}/reports", "compare.repeats=1",

@@ -213,6 +213,24 @@ def test_a_runs_uri_names_the_model_by_its_approach(trained, champion):
     assert right.returncode == 0, right.stderr[-2000:]
 
 
+def test_a_model_url_with_a_password_is_shown_hidden(trained, champion, capsys, monkeypatch):
+    """`model=` a URL with user:password@ was printed and drawn in the figure's title as given."""
+    import src.run_figures
+    from src.forecast import forecast
+
+    tmp, args, _ = champion
+    folder = mlflow.artifacts.download_artifacts(artifact_uri=trained[2][0]["uri"], dst_path=str(tmp / "local"))
+    titles = []
+    drawn = src.run_figures.history_figure
+    monkeypatch.setattr(src.run_figures, "history_figure",
+                        lambda *a, **k: titles.append(k["title"]) or drawn(*a, **k))
+    forecast(make_cfg(*args, f"model=file://alice:S3cretPW@localhost{folder}", f"out_dir={tmp / 'url'}",
+                      config_name="forecast"))
+    printed = capsys.readouterr().out
+    assert "file://alice:***@localhost" in printed and "file://alice:***@localhost" in titles[0]
+    assert "S3cretPW" not in printed + titles[0]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

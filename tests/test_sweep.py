@@ -683,3 +683,19 @@ def test_a_trial_whose_values_the_data_refuses_is_a_failed_run_that_says_why(tmp
     _, [child] = runs(tmp_path, "tags.role = 'trial'")
     assert child.info.status == "FAILED" and child.data.tags["trial_state"] == "FAIL"
     assert "too few rows" in child.data.tags["error"]
+
+
+def test_a_failed_trials_line_hides_a_password_in_its_error():
+    """A trial's FAIL line quotes its error's first line, which named the URL as given
+    (an MLflow server's HTTP error: `... for url: http://alice:<password>@host/...`)."""
+    from src.sweep import Progress, describe_event
+
+    progress = Progress(done=0, total=1, several=False)
+    trial = {"kind": "trial", "study": "linear", "trial": 0, "state": "FAIL", "seconds": 1.0,
+             "note": "HTTPError: 413 Client Error: Request Entity Too Large for url: "
+                     "http://alice:S3cretPW@127.0.0.1:5001/api/2.0/mlflow-artifacts/x"}
+    stopped = {"kind": "error", "worker": 0,
+               "message": "lost the MLflow server at http://alice:S3cretPW@127.0.0.1:5001"}
+    for event in (trial, stopped):
+        line = describe_event(event, progress)
+        assert "S3cretPW" not in line and "http://alice:***@127.0.0.1:5001" in line

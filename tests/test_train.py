@@ -1,8 +1,6 @@
 """`train(cfg)` end to end into a temporary MLflow store: what a run holds, how it ends,
 and that bad input leaves nothing behind."""
 
-import json
-
 import keras
 import mlflow
 import numpy as np

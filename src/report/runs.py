@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from src import run_tags, services
 from src.config import UserError
 from src.tuning import selection
-from src.tracking import resolve_uri
+from src.tracking import point_mlflow_at
 
 REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
 FINISHED = ("COMPLETE", "PRUNED")
@@ -46,7 +46,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
     is not there (nothing is created looking)."""
     uri = tracking.uri
     services.check_store_exists(uri, "run `make sweep` first, or set tracking.uri")
-    mlflow.set_tracking_uri(resolve_uri(uri))
+    point_mlflow_at(uri)
     client = MlflowClient()
     experiment = client.get_experiment_by_name(tracking.experiment)
     if experiment is None:
