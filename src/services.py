@@ -73,6 +73,7 @@ def _check_sqlite_path(path: Path, uri: str) -> None:
     if path.exists():
         if not os.access(path, os.R_OK | os.W_OK):
             raise UserError(f"tracking.uri: cannot write the MLflow store {path}")
+        _check_mlflow_tables(path)
         return
     ancestor = path.parent
     while not ancestor.exists():
@@ -103,8 +104,33 @@ def check_artifact_root(tracking) -> None:
 def check_store_exists(uri: str, hint: str) -> None:
     """For commands that only read a store: a SQLite one must already be there (MLflow would
     create an empty one on first use). UserError ending with `hint` otherwise."""
-    if uri.startswith(SQLITE_PREFIX) and not Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve().is_file():
+    if not uri.startswith(SQLITE_PREFIX):
+        return
+    path = Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve()
+    if not path.is_file() or path.stat().st_size == 0:
         raise UserError(f"no MLflow store at {redact(uri)}: {hint}")
+    _check_mlflow_tables(path)
+
+
+# Tables every MLflow SQLite store has had (MLflow 1 to 3).
+MLFLOW_TABLES = {"alembic_version", "experiments", "runs"}
+
+
+def _check_mlflow_tables(path: Path) -> None:
+    """An existing file is an SQLite database with MLflow's tables, or an empty one: MLflow
+    adds its tables to any SQLite database it is pointed at, and fails on other files with a
+    traceback. Read without writing (read-only connection)."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.DatabaseError as err:
+        raise UserError(f"tracking.uri: {path} is not an MLflow store ({err}); name another file") from None
+    if tables and not MLFLOW_TABLES <= tables:
+        raise UserError(f"tracking.uri: {path} is an SQLite database without MLflow's tables, which "
+                        f"MLflow would add to it; name another file")
 
 
 def check_folder(path: Path, key: str) -> None:

@@ -16,7 +16,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from conftest import ROOT, make_cfg, run_cli, store_overrides, write_csv
+from hydra import initialize_config_dir
+
+from conftest import CONF_DIR, ROOT, make_cfg, run_cli, store_overrides, write_csv
 from src import services
 from src.cli import answer_before_hydra, precompose
 from src.config import UserError, build, load_stored, validate
@@ -214,6 +216,51 @@ def test_redact_hides_only_passwords(text, expected):
         auth = parse_url(word.split("=", 1)[-1]).auth if "http://" in word else None
         if auth and ":" in auth:
             assert auth.split(":", 1)[1] not in redact(text)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("another database", "is an SQLite database without MLflow's tables, which MLflow would add to it"),
+    ("a CSV", "is not an MLflow store (file is not a database)"),
+])
+def test_a_tracking_uri_at_a_file_that_is_no_mlflow_store_is_refused_untouched(tmp_path, content, message):
+    """Before, MLflow added its ~30 tables to the user's database (src.train, src.sweep,
+    src.compare, src.forecast), or failed with a traceback on a file that is no database."""
+    import hashlib
+    import sqlite3
+
+    from src.forecast import forecast
+    from src.report.runs import load_sweep_runs
+    from src.train import train
+
+    path = tmp_path / "theirs.db"
+    if content == "a CSV":
+        path.write_text("date,s0\n2024-01-01,1\n")
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("create table orders (id integer)")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    store = [f"tracking.uri=sqlite:///{path}", f"tracking.artifact_root={tmp_path}/art"]
+    run_cfg = make_cfg(*store, "data.n_windows=200", "train.epochs=1")
+    forecast_cfg = make_cfg(*store[:1], f"out_dir={tmp_path}/out", config_name="forecast")
+    calls = [lambda: train(run_cfg), lambda: forecast(forecast_cfg),
+             lambda: load_sweep_runs(run_cfg.tracking, "sweep")]
+    for call in calls:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
+                pytest.raises(UserError, match=f"tracking.uri: {path} {re.escape(message)}"):
+            call()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"]
+
+
+def test_an_empty_file_is_no_store_for_the_commands_that_only_read(tmp_path):
+    from src.forecast import forecast
+
+    (tmp_path / "empty.db").touch()
+    cfg = make_cfg(f"tracking.uri=sqlite:///{tmp_path}/empty.db", f"out_dir={tmp_path}/out", config_name="forecast")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
+            pytest.raises(UserError, match="no MLflow store at sqlite:///.*empty.db"):
+        forecast(cfg)
+    assert (tmp_path / "empty.db").stat().st_size == 0
 
 
 # --- data ---------------------------------------------------------------------------
