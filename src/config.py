@@ -17,6 +17,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from src.data.scaling import MODES as SCALINGS
+from src.data.stacking import STACKINGS
 from src.redact import redact
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # conf/: every option's YAML
@@ -29,10 +31,6 @@ def arch_options() -> list[str]:
 
 class UserError(Exception):
     """Bad input from the user: reported as one line, without a traceback."""
-
-
-STACKINGS = ("channels", "samples")
-SCALINGS = ("global", "window", "revin")
 
 
 # The schemas give each key its type (and `validate` its range); every value and its comment

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
+MODES = ("global", "window", "revin")  # data.scaling
+
+
 @dataclass(frozen=True)
 class Scaler:
     mode: str

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from src.data.scaling import Scaler
-from src.data.stacking import from_samples, to_samples
+from src.data.scaling import MODES, Scaler
+from src.data.stacking import STACKINGS, from_samples, to_samples
 from src.models import revin  # noqa: F401  registers the RevIN layers before any load
 
 FORMAT = 1
@@ -135,8 +135,36 @@ class Forecaster:
         settings = json.loads((Path(folder) / SETTINGS_FILE).read_text())
         if settings.get("format") != FORMAT:
             raise ValueError(f"{folder}: forecaster format {settings.get('format')}, expected {FORMAT}")
+        series = settings["series"]
+        if not isinstance(series, list) or not series or not all(isinstance(s, str) for s in series):
+            raise ValueError(f"{folder}: series must be a list of column names, got {series!r}")
         network = keras.models.load_model(Path(folder) / NETWORK_FILE, safe_mode=True, compile=False)
-        return cls(network=network, scaler=Scaler.from_dict(settings["scaler"]),
-                   stacking=settings["stacking"], series=list(settings["series"]),
-                   input_steps=int(settings["input_steps"]), horizon=int(settings["horizon"]),
-                   approach=settings.get("approach", ""))
+        forecaster = cls(network=network, scaler=Scaler.from_dict(settings["scaler"]),
+                         stacking=settings["stacking"], series=series,
+                         input_steps=int(settings["input_steps"]), horizon=int(settings["horizon"]),
+                         approach=settings.get("approach", ""))
+        forecaster.check(folder)
+        return forecaster
+
+    def check(self, folder: Path) -> None:
+        """ValueError unless the settings agree with each other and with the network: a
+        forecaster.json edited by hand, or from another version, failed inside Keras or pandas
+        or, with an unknown scaler mode, forecast in the wrong units without a word."""
+        n = len(self.series)
+        width = 1 if self.stacking == "samples" else n
+        problems = []
+        if self.scaler.mode not in MODES:
+            problems.append(f"scaler mode '{self.scaler.mode}' is not one of {', '.join(MODES)}")
+        if self.stacking not in STACKINGS:
+            problems.append(f"stacking '{self.stacking}' is not one of {', '.join(STACKINGS)}")
+        if len(set(self.series)) < n:
+            problems.append(f"series {self.series} names one twice")
+        mean, std = self.scaler.mean, self.scaler.std
+        if mean.shape != (n,) or std.shape != (n,) or not np.isfinite(mean).all() or not (std > 0).all():
+            problems.append(f"the scaler needs a finite mean and a positive std for each of the {n} series")
+        wanted = ((None, self.input_steps, width), (None, self.horizon, width))
+        found = (tuple(self.network.input_shape), tuple(self.network.output_shape))
+        if found != wanted:
+            problems.append(f"the network maps {found[0]} to {found[1]}, the settings say {wanted[0]} to {wanted[1]}")
+        if problems:
+            raise ValueError(f"{folder}: {'; '.join(problems)}")
