@@ -9,6 +9,7 @@ The model is read as data (its JSON and .keras files); its code file is not run.
 """
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -56,15 +57,13 @@ def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
     index, steps = history.index, pd.RangeIndex(1, horizon + 1, name="step")
     if len(index) < 2:
         return steps
+    if index.name is not None and index.has_duplicates:  # any spacing taken from them is made up
+        log.warning("the history's times repeat: the forecast is numbered by step")
+        return steps
     if isinstance(index, pd.DatetimeIndex):
         with pd.option_context("future.infer_freq_returns_offset", True):
             offset = pd.infer_freq(index[-10:]) if len(index) >= 3 else None
-        offset = offset or _months_apart(index[-10:])
-        if offset is None:
-            offset = index.to_series().diff().median()
-            if not offset > pd.Timedelta(0):
-                log.warning("the history's times repeat: the forecast is numbered by step")
-                return steps
+        offset = offset or _months_apart(index[-10:]) or index.to_series().diff().median()
         return pd.DatetimeIndex([index[-1] + offset * (k + 1) for k in range(horizon)], name=index.name)
     if index.name is not None and pd.api.types.is_numeric_dtype(index):  # a time column of numbers
         step = np.median(np.diff(index.to_numpy()))
@@ -159,7 +158,14 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     if cfg.windows not in WINDOWS:
         raise UserError(f"windows must be one of {', '.join(WINDOWS)}; got '{cfg.windows}'")
     history = read_history(cfg.data)
-    services.check_folder(Path(cfg.out_dir), "out_dir")
+    if not str(cfg.out_dir).strip():
+        raise UserError("out_dir must not be empty: name the folder for the forecast's files")
+    out = Path(cfg.out_dir)
+    services.check_folder(out, "out_dir")
+    names = ["backtest.csv"] if cfg.windows == "all" else ["forecast.csv", "forecast.png"]
+    for name in names:
+        if (out / name).is_dir():
+            raise UserError(f"out_dir: {out / name} is a folder, where the forecast writes a file")
     services.check_tracking(cfg.tracking.uri)
     services.check_store_exists(cfg.tracking.uri, "run `make sweep` and `make compare` first, or set tracking.uri")
     point_mlflow_at(cfg.tracking.uri)
@@ -167,13 +173,11 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         forecaster = load(uri, Path(tmp))
     series = series_of(history, forecaster)
-    out = Path(cfg.out_dir)
     shown = redact(uri)  # a models:/ or runs:/ URI, or a URL that may carry a password
     try:
         if cfg.windows == "all":
             per_window, summary = backtest(forecaster, series)
-            out.mkdir(parents=True, exist_ok=True)
-            per_window.to_csv(out / "backtest.csv", index=False)
+            write_files(out, {"backtest.csv": lambda path: per_window.to_csv(path, index=False)})
             print(tables.format_table([{"what": forecaster.approach or shown, **summary}], BACKTEST_COLUMNS))
             print(f"per window: {out / 'backtest.csv'}")
             return per_window
@@ -181,14 +185,30 @@ def forecast(cfg: DictConfig) -> pd.DataFrame:
     except ForecastInputError as err:
         raise UserError(f"data: {err}") from None
     result.index = next_index(series, forecaster.horizon)
-    out.mkdir(parents=True, exist_ok=True)
-    result.to_csv(out / "forecast.csv")
     figure = history_figure(series.iloc[-3 * forecaster.input_steps:], result,
                             title=f"{forecaster.approach or 'model'}: next {forecaster.horizon} steps ({shown})")
-    figure.savefig(out / "forecast.png", dpi=110)
+    write_files(out, {"forecast.csv": result.to_csv,
+                      "forecast.png": lambda path: figure.savefig(path, dpi=110, format="png")})
     print(result.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"model {shown} ({forecaster.approach}); written: {out / 'forecast.csv'}, {out / 'forecast.png'}")
     return result
+
+
+def write_files(out: Path, writers: dict) -> None:
+    """Each file written under a temporary name, then all moved into place: a failure leaves
+    none of them, old or new, half-written or out of step with the other."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    try:
+        for name, write in writers.items():
+            written[name] = out / f".{name}.partial"
+            write(written[name])
+    except OSError as err:
+        for path in written.values():
+            path.unlink(missing_ok=True)
+        raise UserError(f"out_dir: cannot write {out / name}: {err.strerror or err}") from None
+    for name, path in written.items():
+        os.replace(path, out / name)
 
 
 BACKTEST_COLUMNS = [("what", "model", "{}"), ("windows", "windows", "{:,}"), ("mse", "MSE", "{:.4g}"),

@@ -263,6 +263,69 @@ def test_an_empty_file_is_no_store_for_the_commands_that_only_read(tmp_path):
     assert (tmp_path / "empty.db").stat().st_size == 0
 
 
+@pytest.fixture(scope="module")
+def saved_forecaster(tmp_path_factory):
+    """A tiny forecaster as a run logs it: 6 steps in, 2 out, 2 series."""
+    from src.data.scaling import Scaler
+    from src.models.recurrent import reshape_head
+    from src.serving.forecaster import Forecaster
+
+    folder = tmp_path_factory.mktemp("forecaster")
+    Forecaster(network=reshape_head(6, 2, 2, [2]), scaler=Scaler("global", np.zeros(2), np.ones(2)),
+               stacking="channels", series=["s0", "s1"], input_steps=6, horizon=2).save(folder)
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"scaler": {"mode": "bogus"}}, "scaler mode 'bogus' is not one of global, window, revin"),
+    ({"input_steps": 30}, r"the network maps \(None, 6, 2\) to \(None, 2, 2\), the settings say \(None, 30, 2\)"),
+    ({"stacking": "samples"}, r"the settings say \(None, 6, 1\) to \(None, 2, 1\)"),
+    ({"series": [0, 1]}, "series must be a list of column names, got \\[0, 1\\]"),
+    ({"scaler": {"std": None}}, "the scaler needs a finite mean and a positive std for each of the 2 series"),
+])
+def test_a_forecaster_whose_settings_disagree_is_refused(saved_forecaster, tmp_path, edit, message):
+    """Before: tracebacks from Keras or pandas, and with an unknown scaler mode a forecast in
+    the wrong units (treated as global) without a word."""
+    import shutil
+
+    from src.serving.forecaster import SETTINGS_FILE, Forecaster
+
+    folder = shutil.copytree(saved_forecaster, tmp_path / "copy")
+    Forecaster.load(folder)  # as saved, it loads
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    for key, value in edit.items():
+        settings[key] = {**settings[key], **value} if isinstance(value, dict) else value
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match=message):
+        Forecaster.load(folder)
+
+
+def test_forecast_files_in_the_way_are_one_line_and_nothing_is_written(tmp_path):
+    """Before: forecast.png being a folder was a traceback after forecast.csv was written, and
+    `out_dir=` wrote into the current folder."""
+    from src.forecast import forecast, write_files
+
+    (tmp_path / "out" / "forecast.png").mkdir(parents=True)
+    store = f"tracking.uri=sqlite:///{tmp_path}/none.db"
+    in_the_way = make_cfg(f"out_dir={tmp_path}/out", store, config_name="forecast")
+    empty = make_cfg("out_dir=", store, config_name="forecast")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        with pytest.raises(UserError, match=f"^out_dir: {tmp_path}/out/forecast.png is a folder"):
+            forecast(in_the_way)
+        with pytest.raises(UserError, match="^out_dir must not be empty"):
+            forecast(empty)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["forecast.png"]
+
+    def fails(path):
+        raise OSError(28, "No space left on device")
+
+    (tmp_path / "out" / "forecast.csv").write_text("old")
+    with pytest.raises(UserError, match="cannot write .*forecast.png: No space left on device"):
+        write_files(tmp_path / "out", {"forecast.csv": lambda path: path.write_text("new"), "forecast.png": fails})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["forecast.csv", "forecast.png"]
+    assert (tmp_path / "out" / "forecast.csv").read_text() == "old"  # not replaced without its figure
+
+
 # --- data ---------------------------------------------------------------------------
 
 def test_a_password_in_a_data_path_is_hidden_in_the_runs_dataset(tmp_path, store):
@@ -522,6 +585,11 @@ def test_forecast_refuses_true_false_columns_as_training_does(tmp_path):
      pd.DatetimeIndex(["2026-03-15", "2026-04-15"], name="date")),
     # repeated dates (a date of days over hourly rows): every forecast row had the last date
     (pd.DatetimeIndex(["2024-01-09"] * 5, name="date"), pd.RangeIndex(1, 3, name="step")),
+    # each day twice but the first: the median gap was 12 hours (or a day), labels made up
+    (pd.DatetimeIndex(["2024-01-01", *sorted(list(pd.date_range("2024-01-02", periods=10, freq="D")) * 2)], name="date"),
+     pd.RangeIndex(1, 3, name="step")),
+    (pd.DatetimeIndex([*sorted(list(pd.date_range("2024-01-01", periods=10, freq="D")) * 2), "2024-01-11"], name="date"),
+     pd.RangeIndex(1, 3, name="step")),
     # years: were nanoseconds after 1970
     (pd.Index([2097, 2098, 2099], name="date"), pd.Index([2100, 2101], name="date")),
 ])
