@@ -131,8 +131,9 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         row, c = bad[0]
-        raise ForecastInputError(f"column '{history.columns[c]}' row {row} holds "
-                                 f"{history.iloc[row, c]!r}, not a finite number")
+        value = history.iloc[row, c]
+        shown = repr(value) if isinstance(value, str) else value  # a number as printed, not numpy's repr
+        raise ForecastInputError(f"column '{history.columns[c]}' row {row} holds {shown}, not a finite number")
     stacked = sliding_window_view(values, length, axis=0).transpose(0, 2, 1)   # (N, T+H, C)
     X, y = stacked[:, :forecaster.input_steps], stacked[:, forecaster.input_steps:]
     err = finite(forecaster.forecast(X)) - y

@@ -610,6 +610,9 @@ def test_a_backtest_names_a_non_numeric_value_in_any_window():
     history = pd.DataFrame({"a": [1.0] * 10 + ["abc"] + [1.0] * 10})
     with pytest.raises(ForecastInputError, match="column 'a' row 10 holds 'abc', not a finite number"):
         backtest(SimpleNamespace(input_steps=3, horizon=2), history)
+    history = pd.DataFrame({"a": [1.0] * 10 + [np.nan] + [1.0] * 10})  # said np.float64(nan)
+    with pytest.raises(ForecastInputError, match="column 'a' row 10 holds nan, not a finite number"):
+        backtest(SimpleNamespace(input_steps=3, horizon=2), history)
 
 
 def test_a_history_far_outside_the_training_range_is_refused_not_forecast_as_inf():

@@ -171,3 +171,7 @@ def test_a_time_column_of_numbers_stays_numbers_and_is_not_a_series(tmp_path):
     path = tmp_path / "years.csv"
     pd.DataFrame({"time": range(1900, 2100), "load": np.arange(200.0)}).to_csv(path, index=False)
     assert list(read_csv(str(path)).columns) == ["load"]
+    years = [*range(1900, 1905), 1906, 1905, *range(1907, 2100)]  # out of order: the message said np.int64(1905)
+    pd.DataFrame({"time": years, "load": np.arange(200.0)}).to_csv(path, index=False)
+    with pytest.raises(UserError, match=r"column 'time' in .* row 6 \(1905\) is earlier than the row before it"):
+        read_csv(str(path))

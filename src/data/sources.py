@@ -86,7 +86,9 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     backwards = np.flatnonzero((times.shift() > times).to_numpy())
     if backwards.size:
         row = int(times.index[backwards[0]])
-        raise UserError(f"column '{column}' in {file} row {row} ({frame[column].loc[row]!r}) is earlier "
+        value = frame[column].loc[row]
+        shown = repr(value) if isinstance(value, str) else value  # a number as printed, not numpy's repr
+        raise UserError(f"column '{column}' in {file} row {row} ({shown}) is earlier "
                         f"than the row before it: the rows are out of time order; sort the file by {column}")
     index = pd.Index(times.to_numpy(), name=column) if numbers else pd.DatetimeIndex(times, name=column)
     return frame.reset_index(drop=True), index
