@@ -76,8 +76,9 @@ def refuse_password_where_hydra_shows_it(known: argparse.Namespace) -> None:
     mode = _hydra_shows_config(known)
     if mode:
         what = "logs and saves the config" if mode == "--multirun" else "logs the config"
-        fail(f"a password in a URL cannot be given with {mode}, which {what} as given: give it through the environment (PGPASSFILE for PostgreSQL, "
-             f"MLFLOW_TRACKING_PASSWORD for an MLflow server) or run without {mode}")
+        fail(f"a password in a URL cannot be given with {mode}, which {what} as given: give it "
+             f"through the environment (PGPASSFILE for PostgreSQL, MLFLOW_TRACKING_PASSWORD for "
+             f"an MLflow server) or run without {mode}")
 
 
 def _hydra_arguments() -> argparse.ArgumentParser:

@@ -165,6 +165,7 @@ class Forecaster:
         wanted = ((None, self.input_steps, width), (None, self.horizon, width))
         found = (tuple(self.network.input_shape), tuple(self.network.output_shape))
         if found != wanted:
-            problems.append(f"the network maps {found[0]} to {found[1]}, the settings say {wanted[0]} to {wanted[1]}")
+            problems.append(f"the network maps {found[0]} to {found[1]}, the settings say "
+                            f"{wanted[0]} to {wanted[1]}")
         if problems:
             raise ValueError(f"{folder}: {'; '.join(problems)}")
