@@ -25,6 +25,11 @@ def parse_space(space: DictConfig, where: str = "search.space") -> dict[str, Par
     return specs
 
 
+# The one data setting a trial may change: every scaling sees the same windows, and the loss
+# is the same normalised MSE under each (src.data.scaling).
+SEARCHABLE_DATA_KEYS = ("data.scaling",)
+
+
 def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space") -> dict[str, ParamSpec]:
     """The parsed space, or a UserError naming the first bad entry: unknown parameter or
     type, a config key that does not exist, low > high, a log scale through zero, no choices."""
@@ -43,6 +48,11 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
             if isinstance(node, DictConfig):
                 raise UserError(f"{entry}.key: '{spec.key}' is a section, not a value; name one of "
                                 f"its keys (a config group's option is not searched)")
+            if spec.key.startswith("data.") and spec.key not in SEARCHABLE_DATA_KEYS:
+                hint = "search.stackings=[...]" if spec.key == "data.stacking" else "a sweep per value (search.name=...)"
+                raise UserError(f"{entry}.key: searching {spec.key} would score each trial on other "
+                                f"windows or splits, and a study would select its best trial across "
+                                f"different validation data; compare its values with {hint}")
         if spec.type == "categorical":
             if not spec.choices:
                 raise UserError(f"{entry}: a categorical parameter needs a non-empty list of choices")
