@@ -173,14 +173,24 @@ def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
 
 
 def fold_lines(fold_data: list, folds: int) -> str:
-    """What the folds were: each one's test rows and fingerprint; selection on the last."""
+    """What the folds were: each one's test rows and fingerprint; selection on the last, and
+    which rows of the earlier folds' tests the sweep had seen."""
     parts = [f"fold {k} tests rows {backtest.test_rows(d)} (fingerprint `{d.fingerprint}`)"
              for k, d in enumerate(fold_data)]
+    sweep = fold_data[-1]
+    selected_from = int(sweep.val.starts[0])
+    seen = [f"fold {k}'s are rows it {'selected' if backtest.last_row(d.test, d) >= selected_from else 'trained'} on"
+            for k, d in enumerate(fold_data[:-1])]
     return (f"Rolling-origin backtest over {folds} folds: " + "; ".join(parts) + ". Each fold trains "
             f"on every row before its validation block, validates on the block before its test rows "
             f"(early stopping only) and fits its scaler on its training rows. The configurations were "
-            f"selected on the last fold's validation block only (the sweep's split); the earlier folds "
-            f"test them on other periods. The test MSE (best trial) column is the sweep's split.")
+            f"selected on the last fold's validation block only (the sweep's split, rows "
+            f"{selected_from}-{backtest.last_row(sweep.val, sweep)}), by trials trained on every row "
+            f"before it, so the sweep had seen the earlier folds' test rows: " + "; ".join(seen) + ". "
+            f"The tuned approaches' sizes and learning rates were chosen knowing those periods, the "
+            f"baselines' were not: read the earlier folds for whether the ranking holds across periods; "
+            f"only the last fold is held out from every choice. The test MSE (best trial) column is "
+            f"the sweep's split.")
 
 
 def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[str],

@@ -305,6 +305,7 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
     summary = (folder / "summary.md").read_text()
     assert "MSE / naive by fold" in summary and "over 2 folds × 1 fresh seeds" in summary
     assert "ranking is" in summary and "selected on the last fold's validation block only" in summary
+    assert "fold 0's are rows it selected on" in summary  # with 2 folds, the sweep's validation rows
     assert (folder / "error_by_fold.png").is_file() and "error_by_fold.png" in summary
     # The champion is the approach with the lowest mean over folds × seeds, tagged with its row
     # of this report (the alias moves only with the winner; the tags follow the latest report).

@@ -122,3 +122,18 @@ def test_per_fold_ratios_wins_and_an_unstable_ranking_are_reported():
     assert "not stable" in note and "fold 0: a < b < naive" in note and "fold 1: b < a < naive" in note
     steady = {"a": repeats["a"], "naive": repeats["naive"]}
     assert backtest.stability_note(steady, 2) == "The ranking is the same in each of the 2 folds: a < naive."
+
+
+def test_the_report_says_which_earlier_folds_test_rows_the_sweep_saw():
+    """Before, it said the earlier folds "test them on other periods", though with the default
+    fractions fold K-2 tests exactly the validation rows each study selected its
+    configuration on, and the folds before it rows the sweep trained on."""
+    from src.compare import fold_lines
+
+    cfg = make_cfg()
+    data = [prepare(cfg.data, fold=k, folds=3) for k in range(3)]
+    said = fold_lines(data, 3)
+    assert data[1].test.starts[0] == data[2].val.starts[0]  # the same rows
+    assert "fold 0's are rows it trained on; fold 1's are rows it selected on" in said
+    assert "only the last fold is held out from every choice" in said
+    assert "other periods" not in said

@@ -7,7 +7,12 @@ import statistics
 
 def test_rows(data) -> str:
     """'465-546': the first and last row a fold's test windows cover (data: WindowedData)."""
-    return f"{data.test.starts[0]}-{data.test.starts[-1] + data.input_steps + data.horizon - 1}"
+    return f"{data.test.starts[0]}-{last_row(data.test, data)}"
+
+
+def last_row(split, data) -> int:
+    """The last row a split's windows cover."""
+    return int(split.starts[-1] + data.input_steps + data.horizon - 1)
 
 
 def fold_means(samples: list[dict], key: str) -> dict[int, float]:
