@@ -1,11 +1,11 @@
 """Forecast errors in original units, overall, per series and per horizon step, beside the
 naive forecast on the same windows."""
 
-import re
 import time
 
 import numpy as np
 
+from src.data.sources import metric_key
 from src.data.windowed import Split, WindowedData
 
 
@@ -34,11 +34,6 @@ def seconds_per_window(forecaster, data: WindowedData, split: Split, repeats: in
         forecaster.predict_scaled(X)
         times.append(time.perf_counter() - start)
     return float(np.median(times)) / len(split.X)
-
-
-def metric_key(name: str) -> str:
-    """A series name as MLflow accepts it in a metric key."""
-    return re.sub(r"[^0-9A-Za-z_\-. ]", "_", name)
 
 
 def error_metrics(prefix: str, truth: np.ndarray, forecast: np.ndarray,

@@ -346,6 +346,15 @@ def csv_cfg(path, *overrides):
     return make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5", *overrides)
 
 
+def test_series_whose_metric_names_clash_are_refused(tmp_path):
+    """`a/b` and `a_b` both became the metric key `a_b`: one series' errors silently
+    overwrote the other's (and the error-by-series figure was wrong)."""
+    path = tmp_path / "clash.csv"
+    pd.DataFrame({"a/b": np.arange(100.0), "a_b": np.arange(100.0) * 2}).to_csv(path, index=False)
+    with pytest.raises(UserError, match="columns a/b, a_b in .* would share the MLflow metric name 'a_b'"):
+        prepare(csv_cfg(path).data)
+
+
 def test_a_folder_as_csv_path_is_named(tmp_path):
     with pytest.raises(UserError, match="is a folder, not a CSV file"):
         prepare(csv_cfg(tmp_path).data)

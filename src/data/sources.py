@@ -3,6 +3,7 @@ one float column per series, in time order."""
 
 import csv
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,11 @@ def _parse_times(values: pd.Series) -> pd.Series:
         return pd.to_datetime(values, errors="coerce", utc=True)
 
 
+def metric_key(name: str) -> str:
+    """A series name as MLflow accepts it in a metric key (`test_mse/<key>`)."""
+    return re.sub(r"[^0-9A-Za-z_\-. ]", "_", name)
+
+
 def read_table(path: str) -> pd.DataFrame:
     """The CSV file `data.path` as read by pandas, which renames a repeated header name
     (`s0.1`): refused instead, naming it."""
@@ -147,6 +153,12 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
                             f"available: {_names(frame.columns)}")
         if not columns:
             raise UserError("data.columns is empty: name at least one column, or null for all numeric")
+    keys = [metric_key(str(name)) for name in columns]
+    clash = sorted({str(name) for name, key in zip(columns, keys) if keys.count(key) > 1})
+    if clash:  # one series' metrics would overwrite the other's in MLflow
+        raise UserError(f"columns {_names(clash)} in {file} would share the MLflow metric name "
+                        f"'{metric_key(clash[0])}' (characters other than letters, digits, _ - . and "
+                        f"space become _): rename one")
     for name in columns:
         if pd.api.types.is_bool_dtype(frame[name]):
             raise UserError(f"column '{name}' in {file} holds true/false values, not numbers")
