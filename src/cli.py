@@ -155,10 +155,18 @@ def job_overrides(overrides: list[str]) -> list[list[str]]:
 
 
 def resolved_or_fail(cfg: DictConfig) -> None:
-    """Every interpolation resolves (`${oc.env:NAME}` with NAME unset does not), or one line."""
+    """Every interpolation resolves (`${oc.env:NAME}` with NAME unset does not), or one line.
+    A key still to be set (data.path with data=csv) is named as such first: resolving the
+    keys that refer to it said 'data.source.path: MissingMandatoryValue ...'."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    from src.config import check_missing_keys
+
+    try:
+        check_missing_keys(cfg)
+    except UserError as err:
+        fail(str(err))
     try:
         OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as err:

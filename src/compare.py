@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import run_tags, services, tables
+from src import evaluation, run_tags, services, tables
 from src.report import backtest, page, verdict
 from src.config import UserError, validate
 from src.tuning import selection
@@ -85,7 +85,7 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
             mean, std = _mean_std([s[metric] for s in samples])
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
             row[f"{metric}_repeats"] = f"{mean:.4g} ± {std:.2g} (n={len(samples)})"
-        row["ratio_to_naive"] = row["test_mse_mean"] / row["naive_test_mse"]
+        row["ratio_to_naive"] = evaluation.ratio(row["test_mse_mean"], row["naive_test_mse"])
         fits = [s["fit_seconds"] for s in samples if "fit_seconds" in s] or [run.get("metrics.fit_seconds")]
         row["train_seconds"] = statistics.fmean(fits) if None not in fits else None
         rows.append(row)

@@ -444,6 +444,13 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
     return found
 
 
+def check_missing_keys(cfg: DictConfig) -> None:
+    missing = _missing_keys(cfg)
+    if missing:
+        hint = " (the CSV file for data=csv)" if missing[0] == "data.path" else ""
+        raise UserError(f"{missing[0]} must be set{hint}: add {missing[0]}=...")
+
+
 def check_known_keys(cfg: DictConfig, command: str = "src.train") -> None:
     unknown = unknown_keys(cfg)
     if unknown:
@@ -475,10 +482,7 @@ def validate(cfg: DictConfig) -> None:
     Every numeric field's range is checked here, before any data is read or any run or
     study exists."""
     check_known_keys(cfg)
-    missing = _missing_keys(cfg)
-    if missing:
-        hint = " (the CSV file for data=csv)" if missing[0] == "data.path" else ""
-        raise UserError(f"{missing[0]} must be set{hint}: add {missing[0]}=...")
+    check_missing_keys(cfg)
     # Names only here: resolving them imports each builder's module, TensorFlow with it (seconds),
     # in processes that build none, such as a sweep's coordinator. Whatever is built is resolved.
     check_targets(cfg, resolve=False)

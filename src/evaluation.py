@@ -63,10 +63,12 @@ def evaluate(data: WindowedData, val_forecast: np.ndarray, test_forecast: np.nda
     val = error_metrics("val", data.val.y, val_forecast, data.series)
     metrics["val_mse"], metrics["val_mae"] = val["val_mse"], val["val_mae"]
     metrics["naive_test_mse"], metrics["naive_test_mae"] = naive["naive_test_mse"], naive["naive_test_mae"]
-    metrics["test_mse_ratio_to_naive"] = _ratio(metrics["test_mse"], naive["naive_test_mse"])
-    metrics["test_mae_ratio_to_naive"] = _ratio(metrics["test_mae"], naive["naive_test_mae"])
+    metrics["test_mse_ratio_to_naive"] = ratio(metrics["test_mse"], naive["naive_test_mse"])
+    metrics["test_mae_ratio_to_naive"] = ratio(metrics["test_mae"], naive["naive_test_mae"])
     return metrics
 
 
-def _ratio(value: float, reference: float) -> float:
+def ratio(value: float, reference: float) -> float:
+    """value / reference, NaN (shown as -) where the reference is 0: naive is exact where
+    every series is flat over the test rows."""
     return value / reference if reference > 0 else float("nan")

@@ -53,7 +53,6 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     services.check_tracking(cfg.tracking.uri)
     services.check_storage(search.storage)
     check_journal(Path(search.journal))
-    services.check_artifact_root(cfg.tracking)  # last: it creates the folder
 
 
 def check_journal(path: Path) -> None:
@@ -537,6 +536,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     data = prepare(cfg.data)
     start_worker_server()
     check_fits_data(overrides, [*cfg.search.archs, *cfg.search.baselines], data)  # beside its imports
+    services.check_artifact_root(cfg.tracking)  # after every check: it creates the folder
     from src import tracking
     from src.tuning.summary import format_table
 

@@ -326,6 +326,29 @@ def test_forecast_files_in_the_way_are_one_line_and_nothing_is_written(tmp_path)
     assert (tmp_path / "out" / "forecast.csv").read_text() == "old"  # not replaced without its figure
 
 
+@pytest.mark.parametrize("override", ["search.pruner=null", "search.sampler=null"])
+def test_a_null_sampler_or_pruner_is_one_line_before_any_study(tmp_path, override):
+    """Before: an AttributeError traceback, the pruner's after its study was created."""
+    from src.sweep import check_sweep
+
+    cfg = make_cfg(override, *store_overrides(tmp_path), f"search.journal={tmp_path}/j.log")
+    with pytest.raises(UserError, match=f"^{override.split('=')[0]} cannot be null: name a class"):
+        check_sweep(cfg, [override])
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_refused_for_its_data_creates_no_artifact_folder(tmp_path):
+    """The artifact folder was made before the data was read (src.train made none)."""
+    from src.sweep import sweep
+
+    path = tmp_path / "short.csv"
+    pd.DataFrame({"load": np.arange(20.0)}).to_csv(path, index=False)
+    overrides = [*store_overrides(tmp_path), f"search.journal={tmp_path}/j.log", "data=csv", f"data.path={path}"]
+    with pytest.raises(UserError, match="too few rows"):
+        sweep(make_cfg(*overrides), overrides)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.csv"]
+
+
 # --- data ---------------------------------------------------------------------------
 
 def test_a_password_in_a_data_path_is_hidden_in_the_runs_dataset(tmp_path, store):
@@ -726,6 +749,9 @@ SECRET_URL = "postgresql://bob:S3cretPW@127.0.0.1:9/db"
      "error: a password in a URL cannot be given with --multirun"),
     (["hydra.verbose=true", f"search.storage={SECRET_URL}"],
      "error: a password in a URL cannot be given with hydra.verbose"),
+    # The intended line was unreachable: resolving data.source.path failed first.
+    (["data=csv"], "error: data.path must be set (the CSV file for data=csv): add data.path=..."),
+    (["experiment=my_csv"], "error: data.path must be set (the CSV file for data=csv): add data.path=..."),
 ])
 def test_what_hydra_would_mishandle_is_one_line_before_it_starts(capsys, monkeypatch, args, message):
     monkeypatch.setenv("MANY2MANY_SECRET_URL", SECRET_URL)

@@ -396,3 +396,24 @@ def test_the_verdict_claims_no_spread_from_one_seed_and_no_result_missing_for_a_
         assert "by 10.0 % (one seed each: no spread measured)" in said and "beyond the spread" not in said
         assert "no finished trial" not in said
         assert "timedistributed-samples is the same network as reshape_head-samples" in said
+
+
+def test_a_naive_forecast_without_error_gives_no_ratio_not_a_crash():
+    """Every series flat over the test rows: naive's test MSE is 0, and the report died with
+    ZeroDivisionError after training its repeats (one period, and per fold)."""
+    import math
+
+    import pandas as pd
+
+    from src.compare import build_rows
+    from src.report import backtest
+
+    run = pd.Series({"tags.scaling": "window", "metrics.best_val_loss": 0.5, "metrics.test_mse": 0.2,
+                     "metrics.test_mae": 0.3, "metrics.n_params": 10, "metrics.naive_test_mse": 0.0,
+                     "run_id": "r", "params.arch.units": "[4]", "metrics.fit_seconds": 1.0})
+    [row] = build_rows({"reshape_head": run}, {}, {})
+    assert math.isnan(row["ratio_to_naive"])
+    samples = [{"fold": k, "test_mse": 0.2, "naive_test_mse": naive, "run_id": "r"} for k, naive in ((0, 0.0), (1, 0.4))]
+    rows = [{"approach": "reshape_head", "test_mse_mean": 0.2}]
+    backtest.add_columns(rows, {"reshape_head": samples}, 2)
+    assert rows[0]["ratio_by_fold"] == "- / 0.500" and rows[0]["ratio_to_naive"] == 1.0

@@ -2,7 +2,10 @@
 ratio to naive in each fold and the folds it wins, and whether the ranking holds in every
 fold. Samples are the repeats' metrics, each with its `fold`."""
 
+import math
 import statistics
+
+from src.evaluation import ratio
 
 
 def test_rows(data) -> str:
@@ -27,7 +30,7 @@ def ratios(samples: list[dict]) -> dict[int, tuple[float, float]]:
     """fold -> (mean, std) over its seeds of test MSE / naive test MSE (the fold's naive)."""
     by: dict[int, list[float]] = {}
     for s in samples:
-        by.setdefault(s["fold"], []).append(s["test_mse"] / s["naive_test_mse"])
+        by.setdefault(s["fold"], []).append(ratio(s["test_mse"], s["naive_test_mse"]))
     return {fold: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
             for fold, v in sorted(by.items())}
 
@@ -47,9 +50,9 @@ def add_columns(rows: list[dict], repeats: dict[str, list[dict]], folds: int) ->
         samples = repeats.get(row["approach"])
         if not samples:
             continue
-        row["ratio_by_fold"] = " / ".join(f"{m:.3f}" for m, _ in ratios(samples).values())
+        row["ratio_by_fold"] = " / ".join("-" if math.isnan(m) else f"{m:.3f}" for m, _ in ratios(samples).values())
         row["folds_won"] = winners.count(row["approach"])
-        row["ratio_to_naive"] = row["test_mse_mean"] / statistics.fmean(s["naive_test_mse"] for s in samples)
+        row["ratio_to_naive"] = ratio(row["test_mse_mean"], statistics.fmean(s["naive_test_mse"] for s in samples))
 
 
 def stability_note(repeats: dict[str, list[dict]], folds: int) -> str:

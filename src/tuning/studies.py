@@ -146,7 +146,7 @@ def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.B
     """The configured sampler; a seeded one gets `seed + seed_offset`, so parallel workers
     and resumed runs do not all draw the same first suggestions."""
     overrides = {}
-    if search.sampler.get("seed") is not None:
+    if search.sampler is not None and search.sampler.get("seed") is not None:
         overrides["seed"] = int(search.sampler.seed) + seed_offset
     return _build_optuna(search.sampler, "search.sampler", **overrides)
 
@@ -156,6 +156,10 @@ def build_pruner(search: DictConfig) -> optuna.pruners.BasePruner:
 
 
 def _build_optuna(node: DictConfig, where: str, **kwargs):
+    if node is None:  # build(None) is None, and Optuna would then pick its own default
+        kind = "samplers.TPESampler" if where.endswith("sampler") else "pruners.NopPruner"
+        raise UserError(f"{where} cannot be null: name a class, e.g. "
+                        f"{where}._target_=optuna.{kind} (with ~ on the arguments it does not take)")
     try:
         return build(node, **kwargs)
     except Exception as err:  # unknown class or bad argument
