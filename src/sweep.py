@@ -64,9 +64,10 @@ def check_journal(path: Path) -> None:
 
 
 def check_fits_data(overrides: list[str], archs: list[str], data) -> None:
-    """What only the data can tell, before any study or run exists: a statistical baseline's
-    season fits the training rows. Composed only for the archs whose YAML has a season (a
-    compose is 0.1 s)."""
+    """What each arch's own settings and the data can tell, before any study or run exists:
+    a seasonal naive's period fits the window, a statistical baseline's season the training
+    rows. Composed only for the archs whose YAML has a season (a compose is 0.1 s); the sweep's
+    own config holds one arch only, so validate did not see theirs."""
     from hydra import compose
     from omegaconf import OmegaConf
 
@@ -74,9 +75,10 @@ def check_fits_data(overrides: list[str], archs: list[str], data) -> None:
     from src.overrides import merge_overrides
 
     for arch in archs:
-        if "season_length" in OmegaConf.load(CONF_DIR / "arch" / f"{arch}.yaml"):
-            arch_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"])).arch
-            statistical.check_fits(arch_cfg, data.val.starts[0])
+        if {"season_length", "period"} & set(OmegaConf.load(CONF_DIR / "arch" / f"{arch}.yaml")):
+            arch_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"]))
+            validate(arch_cfg)
+            statistical.check_fits(arch_cfg.arch, data.val.starts[0])
 
 
 def settings(cfg: DictConfig) -> dict[str, str]:

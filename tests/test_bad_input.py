@@ -349,6 +349,23 @@ def test_a_sweep_refused_for_its_data_creates_no_artifact_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.csv"]
 
 
+@pytest.mark.parametrize("where", ["search.baselines=[naive,seasonal_naive]", "search.archs=[seasonal_naive]"])
+def test_a_seasonal_period_longer_than_the_window_stops_a_sweep_in_one_line(tmp_path, where):
+    """src.train refused it, but a sweep checked only its config's own arch: as a baseline a
+    Keras traceback with a RUNNING study run left behind, as a study five FAILED trials."""
+    from src.sweep import sweep
+
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"load": np.sin(np.arange(300) / 5)}).to_csv(path, index=False)
+    overrides = [*store_overrides(tmp_path), f"search.journal={tmp_path}/j.log", "data=csv", f"data.path={path}",
+                 "data.input_steps=10", "data.horizon=5", "search.workers=1", where]
+    cfg = make_cfg(*overrides)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
+            pytest.raises(UserError, match=r"^arch.period must lie between 1 and data.input_steps \(10\)"):
+        sweep(cfg, overrides)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.csv"]
+
+
 # --- data ---------------------------------------------------------------------------
 
 def test_a_password_in_a_data_path_is_hidden_in_the_runs_dataset(tmp_path, store):
