@@ -349,6 +349,7 @@ def test_a_sweep_refused_for_its_data_creates_no_artifact_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["short.csv"]
 
 
+@pytest.mark.slow  # a sweep in this process: its workers' server starts (and imports TensorFlow)
 @pytest.mark.parametrize("where", ["search.baselines=[naive,seasonal_naive]", "search.archs=[seasonal_naive]"])
 def test_a_seasonal_period_longer_than_the_window_stops_a_sweep_in_one_line(tmp_path, where):
     """src.train refused it, but a sweep checked only its config's own arch: as a baseline a
@@ -368,6 +369,7 @@ def test_a_seasonal_period_longer_than_the_window_stops_a_sweep_in_one_line(tmp_
 
 # --- data ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_password_in_a_data_path_is_hidden_in_the_runs_dataset(tmp_path, store):
     """The `data.path` param was hidden but the dataset's source (MLflow's Datasets) was not."""
     from src.train import train
@@ -798,7 +800,7 @@ def test_the_printed_config_hides_passwords(capsys, flag):
     assert "storage: postgresql://bob:***@127.0.0.1:9/db" in printed
 
 
-@pytest.mark.parametrize("flags", [["--cfg", "hydra"], ["--cfg", "all"], ["--info"], ["--info", "config"]])
+@pytest.mark.parametrize("flags", [["--cfg", "all"], ["--info"]])  # all: hydra's and the job's; --info: all
 def test_what_hydra_prints_itself_hides_passwords(tmp_path, flags):
     """Before, `--cfg hydra|all` printed the overrides as given and `--info` the config: the
     password included."""

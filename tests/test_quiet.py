@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from src import quiet
 
@@ -32,6 +34,7 @@ def test_filtered_stderr_catches_file_descriptor_writes():
     assert result.returncode == 0 and result.stderr == REAL + "\n"
 
 
+@pytest.mark.slow  # a fresh process importing TensorFlow: 3 s
 def test_importing_tensorflow_prints_no_chatter():
     result = subprocess.run([sys.executable, "-c", "import src, keras; keras.ops.ones(1)"], cwd=ROOT,
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 CHECK = """
@@ -17,6 +19,7 @@ print(sklearn.base.BaseEstimator.__module__, matplotlib.pyplot.__name__)
 """
 
 
+@pytest.mark.slow  # a fresh process importing Keras and then scikit-learn: 4 s
 def test_keras_imports_without_sklearn_and_pyplot_which_still_import_later():
     result = subprocess.run([sys.executable, "-c", CHECK], cwd=ROOT, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
