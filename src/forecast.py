@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from src import tables
 from src.config import UserError, check_known_keys
 from src.redact import redact
-from src.data.sources import oldest_first, read_table, time_column
+from src.data.sources import header_hint, oldest_first, read_table, time_column
 
 log = logging.getLogger(__name__)
 WINDOWS = ("last", "all")
@@ -110,7 +110,8 @@ def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:
     missing = [s for s in forecaster.series if s not in history.columns]
     if missing:
         raise UserError(f"data.path: the model forecasts {', '.join(forecaster.series)}; missing "
-                        f"{', '.join(missing)} (columns: {', '.join(map(str, history.columns))})")
+                        f"{', '.join(missing)} (columns: {', '.join(map(str, history.columns))})"
+                        f"{header_hint(history.columns, missing)}")
     flags = [s for s in forecaster.series if pd.api.types.is_bool_dtype(history[s])]
     if flags:  # as training refuses them (src.data.sources.read_csv)
         raise UserError(f"data.path: column '{flags[0]}' holds true/false values, not numbers")
@@ -121,6 +122,7 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Every window of the history: errors of the model and of the naive forecast."""
     from numpy.lib.stride_tricks import sliding_window_view
 
+    from src.data.windowed import MAX_ABS_VALUE
     from src.serving.forecaster import ForecastInputError, finite
 
     values = history.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text: NaN
@@ -128,6 +130,11 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     if len(values) < length:
         raise ForecastInputError(f"windows=all needs at least input_steps + horizon = {length} "
                                  f"rows; got {len(values)}")
+    largest = np.abs(np.where(np.isfinite(values), values, 0)).max(axis=0)
+    if (largest > MAX_ABS_VALUE).any():  # the errors' squares would overflow: inf and warnings
+        c = int(np.argmax(largest > MAX_ABS_VALUE))
+        raise ForecastInputError(f"column '{history.columns[c]}' holds values up to {largest[c]:.3g}; "
+                                 f"beyond ±{MAX_ABS_VALUE:.0e} squared errors overflow: rescale it first")
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         row, c = bad[0]

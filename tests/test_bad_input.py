@@ -666,6 +666,42 @@ def test_a_backtest_names_a_non_numeric_value_in_any_window():
         backtest(SimpleNamespace(input_steps=3, horizon=2), history)
 
 
+def test_a_backtest_refuses_values_whose_squared_errors_overflow():
+    """Before: three numpy overflow warnings and a table of MSE inf (training refused them)."""
+    from types import SimpleNamespace
+
+    from src.forecast import backtest
+    from src.serving.forecaster import ForecastInputError
+
+    history = pd.DataFrame({"a": [1.0] * 10 + [1e300] + [1.0] * 10})
+    with pytest.raises(ForecastInputError, match=r"column 'a' holds values up to 1e\+300; beyond ±1e\+100"):
+        backtest(SimpleNamespace(input_steps=3, horizon=2), history)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b\n", r"has a header \(a, b\) but no rows"),  # said "no numeric column"
+    ("date;s0;s1\n2024-01-01;1;2\n", "separate its values with something other than commas"),
+])
+def test_a_header_without_rows_or_another_separator_is_named(tmp_path, text, message):
+    from src.data.sources import read_csv
+
+    path = tmp_path / "x.csv"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        read_csv(str(path))
+
+
+def test_series_names_with_spaces_around_them_are_named():
+    """`date, s0, s1` as a header: 'missing s0, s1 (columns:  s0,  s1)', nothing more."""
+    from types import SimpleNamespace
+
+    from src.forecast import series_of
+
+    history = pd.DataFrame({" s0": [1.0], " s1": [2.0]})
+    with pytest.raises(UserError, match=r"its names carry spaces \(' s0', ' s1'\)"):
+        series_of(history, SimpleNamespace(series=["s0", "s1"]))
+
+
 def test_a_history_far_outside_the_training_range_is_refused_not_forecast_as_inf():
     """Scaled, 1e39 is beyond float32: the forecast was inf or NaN, written and served."""
     import keras
@@ -717,8 +753,8 @@ def test_a_word_for_a_model_uri_is_named_as_not_a_uri(tmp_path):
 def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path, store):
     """Before, Ctrl+C in src.train (or in compare's repeats) ended with Python's traceback.
     The run has more epochs than any wait here: with 1000, once in a full suite on two busy
-    cores, the process trained all of them (its whole CPU time) and exited 0, so the signal
-    came too late or went unheeded; now the first would pass and the second time out."""
+    cores, the process trained all of them and exited 0: the Ctrl+C had been swallowed by a
+    finalizer (see test_ctrl_c_lost_in_a_finalizer_still_stops_the_run)."""
     proc = subprocess.Popen([sys.executable, "-m", "src.train", *store, "arch.units=[4]", "data.n_windows=200",
                              "train.epochs=100000", "train.patience=100000", "train.jit_compile=false",
                              "train.verbose=0", "tracking.log_model=false"], cwd=ROOT, text=True,

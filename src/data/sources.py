@@ -126,7 +126,21 @@ def read_table(path: str) -> pd.DataFrame:
     if twice:
         raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
                         f"rename the columns so each is unique")
+    if frame.empty:  # a header alone: "no numeric column" said before
+        raise UserError(f"data.path: {file} has a header ({_names(frame.columns)}) but no rows")
     return frame
+
+
+def header_hint(columns, wanted: list[str]) -> str:
+    """Why names the file seems to hold are not found: another separator, or spaces around
+    the names ('' where neither)."""
+    columns = [str(c) for c in columns]
+    if len(columns) == 1 and any(sep in columns[0] for sep in ";\t|"):
+        return "; the file seems to separate its values with something other than commas: save it as CSV"
+    spaced = [c for c in columns if c != c.strip() and c.strip() in wanted]
+    if spaced:
+        return f"; its names carry spaces ({', '.join(repr(c) for c in spaced)}): remove them from the header"
+    return ""
 
 
 def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -140,7 +154,8 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     if columns is None:  # the time column is not a series, even where it holds numbers (years)
         columns = [c for c in frame.columns if _is_number_column(frame[c]) and c != dated_by]
         if not columns:
-            raise UserError(f"{file} has no numeric column; columns are: {_names(frame.columns)}")
+            raise UserError(f"{file} has no numeric column; columns are: {_names(frame.columns)}"
+                            f"{header_hint(frame.columns, [])}")
         skipped = [c for c in frame.columns if c not in columns]
         if skipped:
             log.info("data.columns not set: using %s; skipped (not numeric): %s",
@@ -150,7 +165,7 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
         unknown = [c for c in columns if c not in frame.columns]
         if unknown:
             raise UserError(f"data.columns: {_names(unknown)} not in {file}; "
-                            f"available: {_names(frame.columns)}")
+                            f"available: {_names(frame.columns)}{header_hint(frame.columns, unknown)}")
         if not columns:
             raise UserError("data.columns is empty: name at least one column, or null for all numeric")
     keys = [metric_key(str(name)) for name in columns]
