@@ -49,6 +49,25 @@ class EpochClock(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt between batches and at each epoch's end once Ctrl+C was
+    recorded (src.interrupts.Interrupt). Only reads a flag: Keras may call its batch hook
+    from its own thread, so training does not wait for each step's logs (a KeyboardInterrupt
+    raised there reaches the training loop at its next step)."""
+
+    async_safe = True
+
+    def __init__(self, interrupt):
+        super().__init__()
+        self.interrupt = interrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.interrupt.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.interrupt.check()
+
+
 class _DivergenceGuard(keras.callbacks.Callback):
     """Stops at the end of the first epoch whose loss is not finite. Checked per epoch,
     not per batch, so training never waits on the host between batches."""

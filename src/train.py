@@ -26,7 +26,8 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
     statistical.check_fits(cfg.arch, data.val.starts[0])
     services.check_tracking(cfg.tracking.uri)
     services.check_artifact_root(cfg.tracking)
-    from src import tracking  # TensorFlow loads here, not on `--help`
+    from src import interrupts, tracking  # TensorFlow loads here, not on `--help`
+    from src.keras_fit import StopOnInterrupt
     from src.one_run import fit_and_log
 
     # What exists now (the imported TensorFlow, Keras, MLflow) lives until exit: frozen, the
@@ -35,8 +36,9 @@ def train(cfg: DictConfig, callbacks: list = ()) -> dict[str, float]:
     if not gc.get_freeze_count():
         gc.freeze()
     experiment_id = tracking.use_experiment(cfg.tracking)
-    with tracking.run(experiment_id, run_name=cfg.run_name) as active:
-        metrics = fit_and_log(cfg, data, callbacks=list(callbacks))
+    with interrupts.noticed() as interrupt, tracking.run(experiment_id, run_name=cfg.run_name) as active:
+        metrics = fit_and_log(cfg, data, callbacks=[StopOnInterrupt(interrupt), *callbacks])
+        interrupt.check()  # one a finalizer swallowed after the last epoch
     log.info("%s: test MSE %.4g, MAE %.4g, %.2fx naive MSE; run %s in experiment '%s' (make ui)",
              cfg.arch.name, metrics["test_mse"], metrics["test_mae"],
              metrics["test_mse_ratio_to_naive"], active.info.run_id, cfg.tracking.experiment)

@@ -568,7 +568,7 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
 def test_a_worker_stops_for_ctrl_c_between_batches_not_inside_whatever_it_was_doing():
     """The handler only records the request (raising from it could cut a database commit
     short); the training loop and the claim loop act on it."""
-    from src.tuning.worker import Interrupt
+    from src.interrupts import Interrupt
 
     interrupt = Interrupt()
     interrupt.handle(signal.SIGINT, None)  # returns: whatever ran goes on to a safe point

@@ -160,6 +160,37 @@ def test_nan_loss_fails_the_run(tmp_path, store):
     assert run.info.status == "FAILED"
 
 
+class _Finalizer:
+    """Ctrl+C arriving while a finalizer runs, as GitPython's Repo.__del__ does after MLflow
+    starts a run: Python prints "Exception ignored in ..." and drops the KeyboardInterrupt."""
+
+    def __del__(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(10_000))  # the handler runs here, inside the finalizer
+
+
+class _CtrlCInAFinalizer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 0:
+            _Finalizer()  # made and collected at once
+
+
+@pytest.mark.slow
+def test_ctrl_c_lost_in_a_finalizer_still_stops_the_run(tmp_path, store, capfd):
+    """Before, the run trained every epoch to its end as if no Ctrl+C had come (in a full
+    suite, test_ctrl_c_is_one_line_and_exit_130_not_a_traceback timed out once in three)."""
+    cfg = make_cfg("arch=reshape_head", "arch.units=[2]", "train.epochs=50", "train.patience=50",
+                   "train.jit_compile=false", *TINY[:1], *TINY[2:], *store)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, callbacks=[_CtrlCInAFinalizer()])
+    _, run = only_run(tmp_path)
+    assert run.info.status == "KILLED" and "epochs_trained" not in run.data.metrics
+    assert "Exception ignored" not in capfd.readouterr().err  # its traceback is not printed
+
+
 @pytest.mark.parametrize("overrides", [
     ["data.horizon=0"],
     ["arch.units=[0]"],

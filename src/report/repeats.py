@@ -11,7 +11,8 @@ import mlflow
 import pandas as pd
 from omegaconf import DictConfig
 
-from src import run_tags, tracking
+from src import interrupts, run_tags, tracking
+from src.keras_fit import StopOnInterrupt
 from src.report.backtest import test_rows
 from src.config import load_stored
 from src.data.windowed import WindowedData, prepare
@@ -111,8 +112,9 @@ def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: W
     if k == folds - 1:  # src.train trains on the sweep's split, i.e. the last fold only
         tags[run_tags.REPRODUCE] = reproduce_command(overrides)
     name = f"{arch}-seed-{seed}" if folds == 1 else f"{arch}-fold-{k}-seed-{seed}"
-    with tracking.run(experiment_id, run_name=name, tags=tags) as active:
-        metrics = fit_and_log(repeat_cfg, data)
+    with interrupts.noticed() as interrupt, tracking.run(experiment_id, run_name=name, tags=tags) as active:
+        metrics = fit_and_log(repeat_cfg, data, callbacks=[StopOnInterrupt(interrupt)])
+        interrupt.check()  # as in src.train: a Ctrl+C a finalizer swallowed
     where = f"fold {k} seed {seed}" if folds > 1 else f"seed {seed}"
     bar.write(f"{arch} {where}: test MSE {metrics['test_mse']:.4g} in {metrics['fit_seconds']:.1f}s")
     return {**metrics, "run_id": active.info.run_id, "fold": k}

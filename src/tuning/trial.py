@@ -16,7 +16,7 @@ from src.data.windowed import WindowedData
 from src.overrides import merge_overrides, reproduce_command
 from src.one_run import fit_and_log
 from src.tuning.space import as_overrides, suggest
-from src.tuning.worker import Interrupt, StudyJob
+from src.tuning.worker import StudyJob
 
 
 class PruneOnPlateau(keras.callbacks.Callback):
@@ -36,23 +36,6 @@ class PruneOnPlateau(keras.callbacks.Callback):
         if self.trial.should_prune():
             self.pruned_at = epoch + 1
             self.model.stop_training = True
-
-
-class StopOnInterrupt(keras.callbacks.Callback):
-    # Only reads a flag: Keras may call its batch hook from its own thread, so training does
-    # not wait for each step's logs (a KeyboardInterrupt raised there reaches the training
-    # loop at its next step).
-    async_safe = True
-
-    def __init__(self, interrupt: Interrupt):
-        super().__init__()
-        self.interrupt = interrupt
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.interrupt.check()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.interrupt.check()
 
 
 def taper_param(params: dict) -> dict[str, str]:

@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from src import run_tags
 from src.config import ParamSpec
+from src.interrupts import Interrupt
 from src.services import describe_unavailable, is_unavailable
 from src.tuning import studies
 from src.tuning.approaches import Approach
@@ -93,26 +94,9 @@ def set_threads(threads: int) -> None:
         tf.config.experimental.set_memory_growth(gpu, True)
 
 
-class Interrupt:
-    """Ctrl+C in a worker, acted on where stopping is safe: between batches and epochs, and
-    before each trial. Raising from the signal handler itself could land inside a database
-    write (an SQLite commit cut short leaves the store locked for the run's own clean-up);
-    so the handler only records the request. Repeats, such as the coordinator passing on
-    the Ctrl+C the terminal gave every process, change nothing."""
-
-    def __init__(self):
-        self.requested = False
-
-    def handle(self, signum, frame):
-        self.requested = True
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-
 def worker_process(spec: WorkerSpec, events) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process. Ctrl+C is acted on where stopping is safe:
+    between batches and epochs, and before each trial (src.interrupts.Interrupt)."""
     interrupt = Interrupt()
     signal.signal(signal.SIGINT, interrupt.handle)
     # Optuna logs a failed trial's traceback as a warning; the worker reports every trial's
@@ -224,7 +208,8 @@ def run_worker(spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
     (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
     from src.data.windowed import prepare
-    from src.tuning.trial import StopOnInterrupt, run_trial
+    from src.keras_fit import StopOnInterrupt
+    from src.tuning.trial import run_trial
 
     cfg = spec.cfg
     gc.freeze()  # as in src.train: the imported modules out of every collection's scan
