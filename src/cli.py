@@ -127,12 +127,12 @@ def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
         return
     from omegaconf import OmegaConf
 
-    multirun = _hydra_shows_config(known) == "--multirun"
-    for overrides in job_overrides(known.overrides) if multirun else [known.overrides]:
+    shows = _hydra_shows_config(known)
+    for overrides in job_overrides(known.overrides) if shows == "--multirun" else [known.overrides]:
         check_group_choices(overrides, conf_dir)
         cfg = compose_or_fail(config_name, overrides, conf_dir)
         resolved_or_fail(cfg)
-        shown = OmegaConf.to_yaml(cfg, resolve=True)
+        shown = OmegaConf.to_yaml(cfg, resolve=True) if shows else ""
         if redact(shown) != shown:  # from a preset or a default, not the command line
             refuse_password_where_hydra_shows_it(known)
 

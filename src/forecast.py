@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from src import tables
 from src.config import UserError, check_known_keys
 from src.redact import redact
-from src.data.sources import header_hint, oldest_first, read_table, time_column
+from src.data.sources import header_hint, oldest_first, read_table, shown_value, time_column
 
 log = logging.getLogger(__name__)
 WINDOWS = ("last", "all")
@@ -57,7 +57,7 @@ def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
     index, steps = history.index, pd.RangeIndex(1, horizon + 1, name="step")
     if len(index) < 2:
         return steps
-    if index.name is not None and index.has_duplicates:  # any spacing taken from them is made up
+    if index.has_duplicates:  # any spacing taken from them is made up
         log.warning("the history's times repeat: the forecast is numbered by step")
         return steps
     if isinstance(index, pd.DatetimeIndex):
@@ -138,9 +138,8 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     bad = np.argwhere(~np.isfinite(values))
     if len(bad):
         row, c = bad[0]
-        value = history.iloc[row, c]
-        shown = repr(value) if isinstance(value, str) else value  # a number as printed, not numpy's repr
-        raise ForecastInputError(f"column '{history.columns[c]}' row {row} holds {shown}, not a finite number")
+        raise ForecastInputError(f"column '{history.columns[c]}' row {row} holds "
+                                 f"{shown_value(history.iloc[row, c])}, not a finite number")
     stacked = sliding_window_view(values, length, axis=0).transpose(0, 2, 1)   # (N, T+H, C)
     X, y = stacked[:, :forecaster.input_steps], stacked[:, forecaster.input_steps:]
     err = finite(forecaster.forecast(X)) - y

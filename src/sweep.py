@@ -66,8 +66,8 @@ def check_journal(path: Path) -> None:
 def check_fits_data(overrides: list[str], archs: list[str], data) -> None:
     """What each arch's own settings and the data can tell, before any study or run exists:
     a seasonal naive's period fits the window, a statistical baseline's season the training
-    rows. Composed only for the archs whose YAML has a season (a compose is 0.1 s); the sweep's
-    own config holds one arch only, so validate did not see theirs."""
+    rows. Composed only for the archs whose YAML has a period or a season (a compose is
+    0.1 s); the sweep's own config holds one arch only, so validate did not see theirs."""
     from hydra import compose
     from omegaconf import OmegaConf
 

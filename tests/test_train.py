@@ -275,3 +275,25 @@ def test_a_failed_multirun_job_is_one_line_and_the_next_job_still_runs(tmp_path,
     assert errors == ["error: data.n_windows must be a positive integer, got -5",
                       "error: 1 job(s) of the multirun failed (#0); the others ran"]
     assert "naive: test MSE" in result.stdout + result.stderr  # job #1 ran
+
+
+def test_ctrl_c_is_noticed_only_from_the_main_thread():
+    """Signal handlers can only be set there: off it the block runs with Python's own."""
+    import signal
+    import threading
+
+    from src.interrupts import noticed
+
+    seen = []
+
+    def run():
+        with noticed() as interrupt:
+            seen.append((interrupt.requested, signal.getsignal(signal.SIGINT)))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen == [(False, signal.default_int_handler)]
+    with noticed() as interrupt:
+        assert signal.getsignal(signal.SIGINT) == interrupt.handle
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

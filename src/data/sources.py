@@ -87,10 +87,8 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     backwards = np.flatnonzero((times.shift() > times).to_numpy())
     if backwards.size:
         row = int(times.index[backwards[0]])
-        value = frame[column].loc[row]
-        shown = repr(value) if isinstance(value, str) else value  # a number as printed, not numpy's repr
-        raise UserError(f"column '{column}' in {file} row {row} ({shown}) is earlier "
-                        f"than the row before it: the rows are out of time order; sort the file by {column}")
+        raise UserError(f"column '{column}' in {file} row {row} ({shown_value(frame[column].loc[row])}) is "
+                        f"earlier than the row before it: the rows are out of time order; sort the file by {column}")
     index = pd.Index(times.to_numpy(), name=column) if numbers else pd.DatetimeIndex(times, name=column)
     return frame.reset_index(drop=True), index
 
@@ -129,6 +127,11 @@ def read_table(path: str) -> pd.DataFrame:
     if frame.empty:  # a header alone: "no numeric column" said before
         raise UserError(f"data.path: {file} has a header ({_names(frame.columns)}) but no rows")
     return frame
+
+
+def shown_value(value) -> str:
+    """A cell in an error line: text quoted, a number as printed (not numpy's np.float64(...))."""
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def header_hint(columns, wanted: list[str]) -> str:
@@ -182,7 +185,7 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise UserError(f"column '{name}' in {file} is not numeric: "
-                            f"row {row} holds {frame[name].iloc[row]!r}")
+                            f"row {row} holds {shown_value(frame[name].iloc[row])}")
         missing = values.isna() | np.isinf(values)
         if missing.any():
             row = int(np.flatnonzero(missing.to_numpy())[0])
