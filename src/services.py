@@ -119,12 +119,14 @@ MLFLOW_TABLES = {"alembic_version", "experiments", "runs"}
 def _check_mlflow_tables(path: Path) -> None:
     """An existing file is an SQLite database with MLflow's tables, or an empty one: MLflow
     adds its tables to any SQLite database it is pointed at, and fails on other files with a
-    traceback. Read without writing (read-only connection)."""
+    traceback. Opened with mode=rw, which never creates the file and reads only where it is
+    write-protected; not mode=ro, which cannot roll back the journal a writer killed mid-
+    transaction leaves (kill -9 of a sweep) and so fails on every MLflow store after one."""
     import sqlite3
     from contextlib import closing
 
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True)) as db:
             tables = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
     except sqlite3.DatabaseError as err:
         raise UserError(f"tracking.uri: {path} is not an MLflow store ({err}); name another file") from None

@@ -252,6 +252,31 @@ def test_a_tracking_uri_at_a_file_that_is_no_mlflow_store_is_refused_untouched(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["theirs.db"]
 
 
+def test_a_store_whose_writer_was_killed_mid_transaction_is_still_a_store(tmp_path):
+    """kill -9 of a process writing the store leaves a hot journal, which the next reader must
+    roll back: the read-only check could not and refused the store as 'not an MLflow store
+    (attempt to write a readonly database)' (a CI run's rerun after a killed sweep)."""
+    import sqlite3
+
+    path = tmp_path / "mlflow.db"
+    writer = ("import os, signal, sqlite3, sys\n"
+              "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "for table in ('alembic_version', 'experiments', 'runs'):\n"
+              "    db.execute(f'create table {table} (x)')\n"
+              "db.execute('pragma cache_size=2')\n"  # pages spill into the file before commit
+              "db.execute('begin')\n"
+              "for _ in range(200):\n"
+              "    db.execute('insert into runs values (?)', ('x' * 3000,))\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", writer, str(path)], check=False)
+    assert (tmp_path / "mlflow.db-journal").stat().st_size > 0
+
+    services.check_store_exists(f"sqlite:///{path}", "hint")
+    services.check_tracking(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:  # rolled back: the killed transaction's rows are gone
+        assert db.execute("select count(*) from runs").fetchone() == (0,)
+
+
 def test_an_empty_file_is_no_store_for_the_commands_that_only_read(tmp_path):
     from src.forecast import forecast
 
