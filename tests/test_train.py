@@ -297,3 +297,36 @@ def test_ctrl_c_is_noticed_only_from_the_main_thread():
     with noticed() as interrupt:
         assert signal.getsignal(signal.SIGINT) == interrupt.handle
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_inside_a_database_call_waits_until_the_call_is_over(tmp_path):
+    """Before, the KeyboardInterrupt was raised inside SQLAlchemy's statement, whose
+    connection then kept the SQLite lock: marking the run KILLED waited 20 s for it and failed
+    with a traceback (once in a full suite). Now the statement and its commit complete, the
+    store stays writable, and the Ctrl+C is raised once the call has returned."""
+    import os
+    import signal
+    import time
+
+    import sqlalchemy
+
+    from src.interrupts import noticed
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("create table runs (status text)"))
+
+    @sqlalchemy.event.listens_for(engine, "before_cursor_execute")
+    def ctrl_c(conn, cursor, statement, *args):  # the handler runs here, in SQLAlchemy's call
+        if statement.startswith("insert"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), noticed() as interrupt:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("insert into runs values ('RUNNING')"))
+        assert interrupt.requested
+        time.sleep(5)  # the deferred Ctrl+C ends this
+    with sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db",
+                                  connect_args={"timeout": 0.5}).begin() as other:
+        other.execute(sqlalchemy.text("update runs set status = 'KILLED'"))
+        assert other.execute(sqlalchemy.text("select status from runs")).all() == [("KILLED",)]
