@@ -422,6 +422,18 @@ def test_series_whose_metric_names_clash_are_refused(tmp_path):
         prepare(csv_cfg(path).data)
 
 
+def test_a_series_name_too_long_for_mlflow_is_refused_before_training(tmp_path):
+    """Before, the run trained and then died with MLflow's traceback ('Metric name' exceeds
+    250 characters), left FAILED."""
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"x" * 260: np.arange(200.0), "s1": np.arange(200.0) * 2}).to_csv(path, index=False)
+    with pytest.raises(UserError, match="column 'x{40}...' in .* has a name of 260 characters; its MLflow "
+                                        r"metric names \(test_mse/<name>\) allow 241: shorten it"):
+        prepare(csv_cfg(path).data)
+    pd.DataFrame({"x" * 241: np.arange(200.0)}).to_csv(path, index=False)
+    assert prepare(csv_cfg(path).data).series == ["x" * 241]
+
+
 def test_a_folder_as_csv_path_is_named(tmp_path):
     with pytest.raises(UserError, match="is a folder, not a CSV file"):
         prepare(csv_cfg(tmp_path).data)

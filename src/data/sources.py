@@ -107,6 +107,10 @@ def metric_key(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_\-. ]", "_", name)
 
 
+# MLflow refuses a metric key over 250 characters; a series' longest is `test_mse/<key>`.
+MAX_NAME_LENGTH = 250 - len("test_mse/")
+
+
 def read_table(path: str) -> pd.DataFrame:
     """The CSV file `data.path` as read by pandas, which renames a repeated header name
     (`s0.1`): refused instead, naming it."""
@@ -177,6 +181,10 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
         raise UserError(f"columns {_names(clash)} in {file} would share the MLflow metric name "
                         f"'{metric_key(clash[0])}' (characters other than letters, digits, _ - . and "
                         f"space become _): rename one")
+    long = [str(name) for name in columns if len(metric_key(str(name))) > MAX_NAME_LENGTH]
+    if long:  # MLflow refused its metrics after training, which ended in a traceback
+        raise UserError(f"column '{long[0][:40]}...' in {file} has a name of {len(long[0])} characters; "
+                        f"its MLflow metric names (test_mse/<name>) allow {MAX_NAME_LENGTH}: shorten it")
     for name in columns:
         if pd.api.types.is_bool_dtype(frame[name]):
             raise UserError(f"column '{name}' in {file} holds true/false values, not numbers")
