@@ -123,7 +123,7 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     from numpy.lib.stride_tricks import sliding_window_view
 
     from src.data.windowed import MAX_ABS_VALUE
-    from src.serving.forecaster import ForecastInputError, finite
+    from src.serving.forecaster import ForecastInputError
 
     values = history.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text: NaN
     length = forecaster.input_steps + forecaster.horizon
@@ -142,7 +142,7 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                                  f"{shown_value(history.iloc[row, c])}, not a finite number")
     stacked = sliding_window_view(values, length, axis=0).transpose(0, 2, 1)   # (N, T+H, C)
     X, y = stacked[:, :forecaster.input_steps], stacked[:, forecaster.input_steps:]
-    err = finite(forecaster.forecast(X)) - y
+    err = forecaster.forecast(X, checked=True) - y
     naive = np.repeat(X[:, -1:], forecaster.horizon, axis=1) - y
     per_window = pd.DataFrame({"window_start": np.arange(len(X)),
                                "mse": (err ** 2).mean(axis=(1, 2)), "mae": np.abs(err).mean(axis=(1, 2)),

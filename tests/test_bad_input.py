@@ -751,8 +751,26 @@ def test_a_history_far_outside_the_training_range_is_refused_not_forecast_as_inf
     forecaster = Forecaster(network=network, scaler=Scaler(mode="window", mean=np.zeros(1), std=np.ones(1)),
                             stacking="channels", series=["a"], input_steps=3, horizon=2)
     assert np.isfinite(forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 2.0, 3.0]})).to_numpy()).all()
-    with pytest.raises(ForecastInputError, match="the forecast is not finite"):
+    with pytest.raises(ForecastInputError, match="values lie too far outside those the model was trained on"):
         forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e39, 3.0]}))
+
+
+def test_a_history_beyond_float32_once_scaled_is_refused_though_the_network_saturates():
+    """An LSTM's tanh turns an infinite input into a finite output: 1e45 in the window was
+    forecast as if it were not there (or as 1e45 for every step), exit 0, no word."""
+    import keras
+
+    from src.data.scaling import Scaler
+    from src.serving.forecaster import ForecastInputError, Forecaster
+
+    inputs = keras.Input((3, 1))
+    saturating = keras.layers.Dense(2, activation="tanh", kernel_initializer="ones")(keras.layers.Flatten()(inputs))
+    forecaster = Forecaster(network=keras.Model(inputs, keras.layers.Reshape((2, 1))(saturating)),
+                            scaler=Scaler(mode="global", mean=np.zeros(1), std=np.ones(1)),
+                            stacking="channels", series=["a"], input_steps=3, horizon=2)
+    assert np.isfinite(forecaster.forecast(np.array([[[1.0], [1e45], [3.0]]]))).all()  # unchecked
+    with pytest.raises(ForecastInputError, match="scaled, they are beyond what float32 holds"):
+        forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e45, 3.0]}))
 
 
 def test_the_forecast_cli_refuses_a_repeated_header_as_training_does(tmp_path):

@@ -50,6 +50,16 @@ def finite(forecasts: np.ndarray) -> np.ndarray:
     return forecasts
 
 
+def check_in_range(model_inputs: np.ndarray) -> None:
+    """ForecastInputError where the network's scaled inputs are beyond what float32 holds: a
+    saturating network (an LSTM's tanh) still forecast finite numbers from them, meaningless
+    ones, written and served without a word."""
+    with np.errstate(over="ignore"):
+        if not np.isfinite(model_inputs.astype(np.float32)).all():
+            raise ForecastInputError("the history's values lie too far outside those the model was "
+                                     "trained on: scaled, they are beyond what float32 holds")
+
+
 @dataclass
 class Forecaster:
     network: keras.Model   # scaled (B, T, C) -> (B, H, C); C = 1 when stacked as samples
@@ -68,11 +78,16 @@ class Forecaster:
                    series=list(data.series), input_steps=data.input_steps,
                    horizon=data.horizon, approach=approach)
 
-    def forecast(self, windows: np.ndarray) -> np.ndarray:
-        """Raw windows (N, input_steps, C) -> forecasts (N, horizon, C), original units."""
+    def forecast(self, windows: np.ndarray, checked: bool = False) -> np.ndarray:
+        """Raw windows (N, input_steps, C) -> forecasts (N, horizon, C), original units.
+        `checked`: ForecastInputError where the windows lie too far outside the training
+        range for a meaningful forecast (check_in_range, finite)."""
         windows = np.asarray(windows, dtype=np.float64)
-        with np.errstate(over="ignore"):  # inf where a value is far out of range: see finite()
+        with np.errstate(over="ignore"):  # inf where a value is far out of range
             X = self.scaler.transform_inputs(windows)
+        if checked:
+            check_in_range(X)
+            return finite(self.forecast(windows))
         if self.stacking == "samples":
             X = to_samples(X)
         y = self.predict_scaled(X)
@@ -119,7 +134,7 @@ class Forecaster:
 
     def forecast_frame(self, history: pd.DataFrame) -> pd.DataFrame:
         """The next `horizon` steps after a history, one column per series."""
-        forecast = finite(self.forecast(self.window_from(history)))[0]
+        forecast = self.forecast(self.window_from(history), checked=True)[0]
         return pd.DataFrame(forecast, columns=self.series)
 
     def save(self, folder: Path) -> None:
