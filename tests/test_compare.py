@@ -417,3 +417,21 @@ def test_a_naive_forecast_without_error_gives_no_ratio_not_a_crash():
     rows = [{"approach": "reshape_head", "test_mse_mean": 0.2}]
     backtest.add_columns(rows, {"reshape_head": samples}, 2)
     assert rows[0]["ratio_by_fold"] == "- / 0.500" and rows[0]["ratio_to_naive"] == 1.0
+
+
+def test_a_baseline_of_an_arch_studied_later_under_the_same_sweep_name_is_not_its_row():
+    """An arch once in search.baselines and later in search.archs: the report showed the old
+    baseline run (default widths, retrained as such) in place of its study's selected trial."""
+    from src.report.runs import SweepRuns, best_trials
+
+    runs = pd.DataFrame([
+        {"run_id": "s", "tags.role": "study", "tags.approach": "reshape_head", "status": "FINISHED"},
+        {"run_id": "t", "tags.role": "trial", "tags.approach": "reshape_head", "status": "FINISHED",
+         "tags.trial_state": "COMPLETE", "tags.trial_number": "0", "metrics.best_val_loss": 0.5},
+        {"run_id": "old", "tags.role": "baseline", "tags.approach": "reshape_head", "status": "FINISHED"},
+        {"run_id": "n", "tags.role": "baseline", "tags.approach": "naive", "status": "FINISHED"},
+        {"run_id": "f", "tags.role": "baseline", "tags.approach": "ets", "status": "FAILED"},
+    ])
+    sweep = SweepRuns("1", runs)
+    assert list(sweep.baselines["run_id"]) == ["n"]
+    assert best_trials(sweep)["reshape_head"]["run_id"] == "t"

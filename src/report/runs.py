@@ -37,8 +37,12 @@ class SweepRuns:
 
     @property
     def baselines(self) -> pd.DataFrame:
-        finished = self.role("baseline")
-        return finished[finished["status"] == "FINISHED"]
+        """Finished baseline runs, but none of an approach the sweep also studied (an arch
+        moved from search.baselines to search.archs under one search.name): its row is its
+        study's, and the old baseline run took it over in the report."""
+        runs = self.role("baseline")
+        studied = {*tag(self.role("study"), "approach").dropna(), *tag(self.trials, "approach").dropna()}
+        return runs[(runs["status"] == "FINISHED") & ~tag(runs, "approach").isin(studied)]
 
 
 def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
