@@ -103,8 +103,10 @@ def check_artifact_root(tracking) -> None:
 
 def check_store_exists(uri: str, hint: str) -> None:
     """For commands that only read a store: a SQLite one must already be there (MLflow would
-    create an empty one on first use). UserError ending with `hint` otherwise."""
+    create an empty one on first use), UserError ending with `hint` otherwise; a server or
+    database must answer (ServiceUnavailable: MLflow's client retried, then gave a traceback)."""
     if not uri.startswith(SQLITE_PREFIX):
+        check_tracking(uri)
         return
     path = Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve()
     if not path.is_file() or path.stat().st_size == 0:

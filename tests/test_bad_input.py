@@ -277,6 +277,18 @@ def test_a_store_whose_writer_was_killed_mid_transaction_is_still_a_store(tmp_pa
         assert db.execute("select count(*) from runs").fetchone() == (0,)
 
 
+def test_the_commands_that_only_read_say_in_one_line_that_a_server_is_unreachable():
+    """src.compare (and src.forecast) read a tracking server without checking it first:
+    MLflow's client retried, then ended in a traceback; src.sweep said it in one line."""
+    from src.report.runs import load_sweep_runs
+
+    tracking = make_cfg("tracking.uri=http://u:S3cretPW@127.0.0.1:9").tracking
+    with pytest.raises(services.ServiceUnavailable,
+                       match=r"MLflow tracking server at http://u:\*\*\*@127.0.0.1:9 is unreachable") as caught:
+        load_sweep_runs(tracking, "sweep")
+    assert "S3cretPW" not in str(caught.value)
+
+
 def test_an_empty_file_is_no_store_for_the_commands_that_only_read(tmp_path):
     from src.forecast import forecast
 
