@@ -156,9 +156,33 @@ def check_folder(path: Path, key: str) -> None:
                 folder.rmdir()
 
 
-def check_storage(url: str | None) -> None:
-    if url is not None:
-        check_database(url, "Optuna storage")
+def check_storage(url: str | None, tracking_uri: str) -> None:
+    """`search.storage`, where given: a reachable database other than the MLflow store."""
+    if url is None:
+        return
+    if same_database(url, tracking_uri):  # Optuna's tables were written into MLflow's store
+        raise UserError(f"search.storage names the MLflow store of tracking.uri ({redact(url)}): Optuna's "
+                        f"tables and MLflow's would share one database and its alembic_version "
+                        f"table; give the studies a database of their own")
+    check_database(url, "Optuna storage")
+
+
+def same_database(a: str, b: str) -> bool:
+    """Whether two database URLs name one database: one SQLite file, or one host, port and
+    database name (a port left out is not taken as the default)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        first, second = make_url(a), make_url(b)
+    except ArgumentError:  # not a database URL (an MLflow server's)
+        return False
+    if first.get_backend_name() != second.get_backend_name():
+        return False
+    if first.get_backend_name() == "sqlite":
+        return bool(first.database and second.database) and \
+            Path(first.database).expanduser().resolve() == Path(second.database).expanduser().resolve()
+    return (first.host, first.port, first.database) == (second.host, second.port, second.database)
 
 
 def _causes(err: BaseException | None) -> list[BaseException]:

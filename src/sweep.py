@@ -51,7 +51,7 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     studies.build_sampler(search)
     studies.build_pruner(search)
     services.check_tracking(cfg.tracking.uri)
-    services.check_storage(search.storage)
+    services.check_storage(search.storage, cfg.tracking.uri)
     check_journal(Path(search.journal))
 
 

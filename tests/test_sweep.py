@@ -350,6 +350,19 @@ def test_bad_search_space_creates_nothing(tmp_path, no_store, override, message)
     assert not (tmp_path / "optuna").exists() and not (tmp_path / "mlflow.db").exists()
 
 
+def test_studies_in_the_mlflow_store_itself_are_refused_before_either_is_touched(tmp_path, store):
+    """search.storage naming the MLflow store: Optuna wrote its tables into it beside MLflow's
+    (one alembic_version for both), then stopped with a traceback."""
+    import hashlib
+
+    before = hashlib.sha256((tmp_path / "mlflow.db").read_bytes()).hexdigest()
+    for storage in (f"sqlite:///{tmp_path}/mlflow.db", f"sqlite:///{tmp_path}/optuna/../mlflow.db"):
+        with pytest.raises(UserError, match="search.storage names the MLflow store of tracking.uri"):
+            run_sweep([*store, f"search.journal={tmp_path}/optuna/journal.log", *FAST, f"search.storage={storage}"])
+    assert hashlib.sha256((tmp_path / "mlflow.db").read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+
+
 ONE_TRIAL = ["search.archs=[linear]", "search.baselines=[]", "search.n_trials=1", "train.epochs=1"]
 
 
