@@ -332,6 +332,12 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.space.batch_size.choices=[32,0]", "search.space.batch_size: 0 is refused: train.batch_size must be a positive integer"),
     ("+search.space.rate={type:float,low:-1,high:1,key:train.learning_rate}", "search.space.rate: -1 is refused: train.learning_rate must be positive"),
     ("+search.space.size={type:float,low:0.5,high:64,key:train.batch_size}", "search.space.size: 0.5 cannot be train.batch_size"),
+    # Tracebacks, or every trial failing, before (a helper's finds).
+    ("search.space.learning_rate.low=abc", "search.space.learning_rate.low must be a number, got 'abc'"),
+    ("search.space.learning_rate.low=[1]", "search.space.learning_rate.low must be a number, got \\[1\\]"),
+    ("+search.space.learning_rate.step=0.1", "search.space.learning_rate.step: Optuna takes no step on a log scale"),
+    ("+search.space.depth.step=0", "search.space.depth.step: must be positive, got 0"),
+    ("++search.space.depth={type:categorical,choices:[0,2]}", "search.space.depth: each choice must be an integer of at least 1"),
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
     ("search.archs=[reshape_head,linear,reshape_head]", "search.archs names reshape_head more than once"),

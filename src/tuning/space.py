@@ -59,6 +59,13 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
             continue
         if spec.low is None or spec.high is None:
             raise UserError(f"{entry}: an {spec.type} parameter needs low and high")
+        for field in ("low", "high", "step"):
+            value = getattr(spec, field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UserError(f"{entry}.{field} must be a number, got {value!r}")
+        if spec.step is not None and (spec.log or spec.step <= 0):
+            raise UserError(f"{entry}.step: " + ("Optuna takes no step on a log scale" if spec.log
+                                                   else f"must be positive, got {spec.step}"))
         if spec.low > spec.high:
             raise UserError(f"{entry}: low ({spec.low}) is greater than high ({spec.high})")
         if spec.log and spec.low <= 0:
@@ -67,8 +74,10 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
             raise UserError(f"{entry}: an int parameter needs integer low and high")
     for name in ("depth", "units"):
         spec = specs.get(name)
-        if spec is not None and spec.type != "categorical" and spec.low < 1:
-            raise UserError(f"{where}.{name}: low must be at least 1")
+        values = [] if spec is None else spec.choices if spec.type == "categorical" else [spec.low]
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            raise UserError(f"{where}.{name}: " + ("each choice must be an integer of at least 1"
+                                                   if spec.type == "categorical" else "low must be at least 1"))
     for name, spec in specs.items():
         if spec.key is not None:
             _check_values(f"{where}.{name}", spec, cfg)
