@@ -720,3 +720,17 @@ def test_a_failed_trials_line_hides_a_password_in_its_error():
     for event in (trial, stopped):
         line = describe_event(event, progress)
         assert "S3cretPW" not in line and "http://alice:***@127.0.0.1:5001" in line
+
+
+def test_a_seed_near_the_samplers_limit_still_gives_every_worker_a_sampler():
+    """The workers add their index and the trials so far to the seed: 4294967295 passed the
+    sweep's check, then every worker stopped with 'Seed must be between 0 and 2**32 - 1'."""
+    from src.tuning.studies import build_sampler
+
+    def first_draw(sampler) -> float:
+        return optuna.create_study(sampler=sampler).ask().suggest_float("x", 0, 1)
+
+    wrapped = build_sampler(make_cfg("search.sampler.seed=4294967295").search, seed_offset=1001)
+    assert first_draw(wrapped) == first_draw(build_sampler(make_cfg("search.sampler.seed=1000").search))
+    with pytest.raises(UserError, match="Seed must be between 0 and 2"):
+        build_sampler(make_cfg("search.sampler.seed=4294967296").search)

@@ -144,10 +144,13 @@ def study_name(search: DictConfig, approach: str) -> str:
 
 def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
     """The configured sampler; a seeded one gets `seed + seed_offset`, so parallel workers
-    and resumed runs do not all draw the same first suggestions."""
+    and resumed runs do not all draw the same first suggestions. Wrapped round 2**32, the
+    samplers' limit: a seed near it passed the sweep's check and then stopped every worker."""
     overrides = {}
     if search.sampler is not None and search.sampler.get("seed") is not None:
         overrides["seed"] = int(search.sampler.seed) + seed_offset
+        if 0 <= int(search.sampler.seed) < 2**32:  # one out of range is the sampler's to refuse
+            overrides["seed"] %= 2**32
     return _build_optuna(search.sampler, "search.sampler", **overrides)
 
 
