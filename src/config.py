@@ -7,6 +7,7 @@ options) and runs before any data is read or any MLflow run is created.
 """
 
 import math
+import os
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -560,6 +561,9 @@ def _validate_baseline(arch: DictConfig, data: DictConfig) -> None:
                                           f"(1: no seasonal terms), got {arch.season_length}")
 
 
+MAX_SEARCH_NAME = 100
+
+
 def _validate_search(search: DictConfig) -> None:
     _positive(search, "search", ("n_trials", "max_failures", "heartbeat_interval"))
     _positive(search, "search", ("retries",), minimum=0)
@@ -575,6 +579,12 @@ def _validate_search(search: DictConfig) -> None:
     _require(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9 _.-]*", str(search.name)) is not None,
              f"search.name must be letters, digits, spaces, '_', '.' or '-' (not first), got "
              f"'{search.name}'")
+    _require(len(str(search.name)) <= MAX_SEARCH_NAME,  # a sweep ran, then compare's folder failed
+             f"search.name has {len(str(search.name))} characters; at most {MAX_SEARCH_NAME}")
+    cores = os.cpu_count() or 1  # threads beyond them only cost memory: 1e8 ran out of it
+    _require(search.threads_per_worker is None or search.threads_per_worker <= cores,
+             f"search.threads_per_worker must be at most the {cores} CPU cores here, got "
+             f"{search.threads_per_worker}")
     for stacking in search.stackings:
         _require(stacking in STACKINGS, f"search.stackings: each must be one of "
                  f"{', '.join(STACKINGS)}; got '{stacking}'")

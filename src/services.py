@@ -141,7 +141,11 @@ def check_folder(path: Path, key: str) -> None:
     """UserError naming `key` unless `path` is a folder or one can be made there. Tried by
     making the missing folders and removing them again: nothing is left behind."""
     path = path.expanduser().resolve()
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as err:  # a name too long: a traceback before
+        raise UserError(f"{key}: cannot use {str(path)[:80]}...: {err.strerror}") from None
+    if exists:
         if not path.is_dir():
             raise UserError(f"{key}: {path} is a file, not a folder")
         return

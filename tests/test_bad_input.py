@@ -632,6 +632,22 @@ def test_a_search_name_that_cannot_name_a_folder_and_a_model_is_refused(name):
     validate(make_cfg("search.name='my sweep-2.1'"))
 
 
+def test_a_search_name_too_long_and_threads_beyond_the_cores_are_refused_up_front(tmp_path):
+    """A 300-character name swept, then `make compare` died with 'File name too long' (a
+    traceback, as does any compare.report_dir too long); 1e8 threads per worker ran the
+    machine out of memory."""
+    import os
+
+    with pytest.raises(UserError, match="search.name has 300 characters; at most 100"):
+        validate(make_cfg(f"search.name={'a' * 300}"))
+    validate(make_cfg(f"search.name={'a' * 100}"))
+    with pytest.raises(UserError, match="search.threads_per_worker must be at most the .* CPU cores here, got 100000000"):
+        validate(make_cfg("search.threads_per_worker=100000000"))
+    validate(make_cfg(f"search.threads_per_worker={os.cpu_count()}"))
+    with pytest.raises(UserError, match="compare.report_dir: cannot use .*: File name too long"):
+        services.check_folder(tmp_path / ("r" * 300) / "x", "compare.report_dir")
+
+
 @pytest.mark.parametrize("override, message", [
     ("compare.report_dir=/proc/nope", "compare.report_dir: cannot create the folder /proc/nope"),
     ("tracking.experiment=team/a", "a registered model's name cannot hold '/'"),
