@@ -115,6 +115,12 @@ def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:
     flags = [s for s in forecaster.series if pd.api.types.is_bool_dtype(history[s])]
     if flags:  # as training refuses them (src.data.sources.read_csv)
         raise UserError(f"data.path: column '{flags[0]}' holds true/false values, not numbers")
+    for name in forecaster.series:  # as training does; text outside the window was drawn as labels
+        text = pd.to_numeric(history[name], errors="coerce").isna() & history[name].notna()
+        if text.any():
+            row = int(np.argmax(text.to_numpy()))
+            raise UserError(f"data.path: column '{name}' row {row} holds "
+                            f"{shown_value(history[name].iloc[row])}, not a number")
     return history[forecaster.series]
 
 

@@ -731,6 +731,21 @@ def test_a_backtest_names_a_non_numeric_value_in_any_window():
         backtest(SimpleNamespace(input_steps=3, horizon=2), history)
 
 
+def test_the_forecast_refuses_text_anywhere_in_its_series_as_training_does():
+    """Text before the last input_steps rows passed: exit 0, and the figure drew the series
+    as text labels with the forecast off its scale."""
+    from types import SimpleNamespace
+
+    from src.forecast import series_of
+
+    model = SimpleNamespace(series=["a", "b"])
+    history = pd.DataFrame({"a": [1.0] * 3 + ["abc"] + [1.0] * 40, "b": [2.0] * 44, "time": ["x"] * 44})
+    with pytest.raises(UserError, match="data.path: column 'a' row 3 holds 'abc', not a number"):
+        series_of(history, model)
+    history.loc[3, "a"] = np.nan  # a gap is drawn as one; the window itself is checked later
+    assert list(series_of(history, model).columns) == ["a", "b"]
+
+
 def test_a_backtest_refuses_values_whose_squared_errors_overflow():
     """Before: three numpy overflow warnings and a table of MSE inf (training refused them)."""
     from types import SimpleNamespace

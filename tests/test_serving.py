@@ -176,7 +176,7 @@ def test_forecast_cli_continues_the_dates_and_backtests(champion):
     (lambda f: f.drop(columns=["s1"]), None, "the model forecasts s0, s1; missing s1"),
     (lambda f: f.head(20), None, "needs at least 40 rows"),
     (lambda f: f.assign(s0=f["s0"].where(f.index != len(f) - 10)), None, "column 's0' row 337 holds nan"),
-    (lambda f: f.assign(s1=["x"] * len(f)), None, "column 's1' row 307 holds 'x'"),
+    (lambda f: f.assign(s1=["x"] * len(f)), None, "column 's1' row 0 holds 'x', not a number"),  # text anywhere
     (None, "model=models:/nope/1", "model models:/nope/1:"),
     (None, "search.name=never-compared", "run `make compare` to register one"),
     (None, "windows=some", "windows must be one of last, all"),
