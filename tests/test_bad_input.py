@@ -491,6 +491,17 @@ def test_huge_values_are_scored_in_float64(tmp_path):
     assert 0.5 < metrics["test_mse_ratio_to_naive"] < 2
 
 
+def test_values_too_small_to_scale_are_refused_for_what_they_are(tmp_path):
+    """1e-170 times a varying series: its squared deviations underflowed, and it was refused
+    as 'constant' though it varies by a third."""
+    frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
+    frame["price"] = (frame["price"] + 100) * 1e-170
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(UserError, match="series 'price' holds values no larger than .*e-168; within "
+                                        "±1e-100 squared errors underflow to 0: rescale it first"):
+        prepare(csv_cfg(tmp_path / "a.csv").data)
+
+
 def test_values_too_large_to_score_are_refused(tmp_path):
     frame = pd.read_csv(write_csv(tmp_path / "a.csv", rows=300))
     frame.loc[5, "price"] = 1e120

@@ -69,7 +69,9 @@ class WindowedData:
         return self.scaler.inverse(y_model, split.X)
 
 
-# Beyond this, squared errors summed over a test split can overflow even float64.
+# Beyond this, squared errors summed over a test split can overflow even float64; a series
+# whose values all lie within ±1/MAX_ABS_VALUE has squares that underflow to 0 (its spread
+# was 0, and it was refused as constant).
 MAX_ABS_VALUE = 1e100
 
 
@@ -84,6 +86,9 @@ def check_values(values: np.ndarray, series: list[str]) -> None:
         if largest > MAX_ABS_VALUE:
             raise UserError(f"series '{name}' holds values up to {largest:.3g}; beyond "
                             f"±{MAX_ABS_VALUE:.0e} squared errors overflow: rescale it first")
+        if 0 < largest < 1 / MAX_ABS_VALUE:
+            raise UserError(f"series '{name}' holds values no larger than {largest:.3g}; within "
+                            f"±{1 / MAX_ABS_VALUE:.0e} squared errors underflow to 0: rescale it first")
 
 
 def check_training_rows(train_rows: np.ndarray, series: list[str]) -> None:
