@@ -350,3 +350,13 @@ def test_figures_of_many_series_draw_a_few_and_say_so():
     history = pd.DataFrame(rng.normal(size=(6, n_series)), columns=names)
     fig = history_figure(history, history.iloc[:2].reset_index(drop=True), title="model")
     assert len(fig.axes) == drawn and fig.get_suptitle() == "model (8 of 12 series drawn)"
+
+
+def test_the_run_summary_says_there_is_no_ratio_where_the_naive_forecast_is_exact():
+    """A flat test split: the naive MSE is 0, and the line read 'nanx naive MSE'."""
+    from src.train import scores_text
+
+    metrics = {"test_mse": 0.5, "test_mae": 0.25, "test_mse_ratio_to_naive": 0.931}
+    assert scores_text(metrics) == "test MSE 0.5, MAE 0.25, 0.93x naive MSE"
+    assert scores_text({**metrics, "test_mse_ratio_to_naive": float("nan")}) == \
+        "test MSE 0.5, MAE 0.25, naive MSE 0, no ratio"
