@@ -28,10 +28,10 @@ def in_database_call(frame) -> bool:
 
 class Interrupt:
     """Records Ctrl+C. `raise_now`: also raise KeyboardInterrupt at once, as Python's own
-    handler does, or inside a database call once it has returned; then the record is what is left when the exception is lost: raised inside a
-    finalizer, Python prints "Exception ignored" and goes on (GitPython's Repo.__del__, which
-    MLflow's run start leaves to the garbage collector, swallowed a Ctrl+C at a run's start
-    and the run trained to its end). Without it, as in a sweep worker, the handler only
+    handler does (inside a database call, once it has returned); then the record is what is
+    left when the exception is lost: raised inside a finalizer, Python prints "Exception
+    ignored" and goes on (GitPython's Repo.__del__, which MLflow's run start leaves to the
+    garbage collector, swallowed a Ctrl+C at a run's start and the run trained to its end). Without it, as in a sweep worker, the handler only
     records: raising there could cut a database write short (an SQLite commit left the store
     locked for the run's own clean-up). Repeats change nothing."""
 
@@ -65,9 +65,9 @@ class Interrupt:
 def noticed() -> Iterator[Interrupt]:
     """Ctrl+C inside the block raises KeyboardInterrupt at once and is remembered; Python's
     own handler again after it; inside a database call, once it has returned (the check
-    after the block raises one still pending). One that a finalizer swallows is not printed as "Exception
-    ignored" with its traceback: the record stops the run instead. Off the main thread
-    (signals go to it alone) nothing is set."""
+    after the block raises one still pending). One that a finalizer swallows is not printed
+    as "Exception ignored" with its traceback: the record stops the run instead. Off the
+    main thread (signals go to it alone) nothing is set."""
     interrupt = Interrupt(raise_now=True)
     if threading.current_thread() is not threading.main_thread():
         yield interrupt

@@ -121,9 +121,9 @@ MLFLOW_TABLES = {"alembic_version", "experiments", "runs"}
 def _check_mlflow_tables(path: Path) -> None:
     """An existing file is an SQLite database with MLflow's tables, or an empty one: MLflow
     adds its tables to any SQLite database it is pointed at, and fails on other files with a
-    traceback. Opened with mode=rw, which never creates the file and reads only where it is
-    write-protected; not mode=ro, which cannot roll back the journal a writer killed mid-
-    transaction leaves (kill -9 of a sweep) and so fails on every MLflow store after one."""
+    traceback. Opened with mode=rw, which never creates the file (and opens it read-only
+    where it is write-protected); not mode=ro, which cannot roll back the journal a writer
+    killed mid-transaction leaves (kill -9 of a sweep) and refused the store after one."""
     import sqlite3
     from contextlib import closing
 
