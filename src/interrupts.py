@@ -31,9 +31,10 @@ class Interrupt:
     handler does (inside a database call, once it has returned); then the record is what is
     left when the exception is lost: raised inside a finalizer, Python prints "Exception
     ignored" and goes on (GitPython's Repo.__del__, which MLflow's run start leaves to the
-    garbage collector, swallowed a Ctrl+C at a run's start and the run trained to its end). Without it, as in a sweep worker, the handler only
-    records: raising there could cut a database write short (an SQLite commit left the store
-    locked for the run's own clean-up). Repeats change nothing."""
+    garbage collector, swallowed a Ctrl+C at a run's start and the run trained to its end).
+    Without it, as in a sweep worker, the handler only records: raising there could cut a
+    database write short (an SQLite commit left the store locked for the run's own clean-up).
+    Repeats change nothing."""
 
     def __init__(self, raise_now: bool = False):
         self.requested = False
