@@ -208,25 +208,75 @@ def check_same_store(cfg: DictConfig, client, experiment_id: str, storage, arch:
     import optuna
 
     name = studies.study_name(cfg.search, arch)
-    fresh = "or start afresh with search.name=<new name>"
     if name in existing:
         study = optuna.load_study(study_name=name, storage=storage)
         run_id = study.user_attrs.get("mlflow_parent_run_id")
         finished = studies.count(study, studies.FINISHED_STATES)
         if run_id and finished and not _run_exists(client, run_id, experiment_id):
-            raise UserError(
-                f"study '{name}' has {finished} finished trial(s) in "
-                f"{studies.describe_storage(cfg.search)}, but its MLflow runs are not in "
-                f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} (store deleted or "
-                f"tracking.uri changed): point tracking.uri at the store that has them, {fresh}")
+            raise runs_missing(cfg, name, finished)
         return
-    found = client.search_runs([experiment_id], run_tags.match(study=name), max_results=1)
-    if found:
-        raise UserError(
-            f"experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri} already has runs of "
-            f"study '{name}', but {studies.describe_storage(cfg.search)} has no such study "
-            f"(journal deleted or search.storage changed): point search.journal or "
-            f"search.storage at the original, {fresh}")
+    if client.search_runs([experiment_id], run_tags.match(study=name), max_results=1):
+        raise study_missing(cfg, name)
+
+
+def check_stores_before_opening(cfg: DictConfig) -> None:
+    """check_same_store's two refusals where one store is not there at all, made before this
+    sweep would create it to look inside (a new SQLite store, or a new journal, was left
+    behind): the journal has finished trials of the sweep's studies and the SQLite store is
+    gone, or the store has the studies' runs and the journal is gone. Reads only."""
+    from src.tuning import approaches
+
+    search = cfg.search
+    journal = Path(search.journal)
+    store = Path(cfg.tracking.uri[len(services.SQLITE_PREFIX):]).expanduser() \
+        if cfg.tracking.uri.startswith(services.SQLITE_PREFIX) else None
+    if search.storage is not None or store is None:
+        return  # a database or a server: looking creates nothing new
+    names = [studies.study_name(search, a.label) for a in approaches.every(search)]
+    store_there, journal_there = _has_content(store), _has_content(journal)
+    if journal_there and not store_there:
+        import optuna
+
+        storage = studies.open_storage(search)
+        existing = set(optuna_study_names(storage))
+        for name in (n for n in names if n in existing):
+            finished = studies.count(optuna.load_study(study_name=name, storage=storage), studies.FINISHED_STATES)
+            if finished:
+                raise runs_missing(cfg, name, finished)
+    if store_there and not journal_there:
+        from mlflow.tracking import MlflowClient
+
+        from src.tracking import point_mlflow_at
+
+        point_mlflow_at(cfg.tracking.uri)
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+        for name in names if experiment else []:
+            if client.search_runs([experiment.experiment_id], run_tags.match(study=name), max_results=1):
+                raise study_missing(cfg, name)
+
+
+def _has_content(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+FRESH = "or start afresh with search.name=<new name>"
+
+
+def runs_missing(cfg: DictConfig, name: str, finished: int) -> UserError:
+    return UserError(
+        f"study '{name}' has {finished} finished trial(s) in "
+        f"{studies.describe_storage(cfg.search)}, but its MLflow runs are not in "
+        f"experiment '{cfg.tracking.experiment}' at {redact(cfg.tracking.uri)} (store deleted or "
+        f"tracking.uri changed): point tracking.uri at the store that has them, {FRESH}")
+
+
+def study_missing(cfg: DictConfig, name: str) -> UserError:
+    return UserError(
+        f"experiment '{cfg.tracking.experiment}' at {redact(cfg.tracking.uri)} already has runs of "
+        f"study '{name}', but {studies.describe_storage(cfg.search)} has no such study "
+        f"(journal deleted or search.storage changed): point search.journal or "
+        f"search.storage at the original, {FRESH}")
 
 
 def _search_params(cfg: DictConfig) -> dict[str, str]:
@@ -542,6 +592,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
     data = prepare(cfg.data)
     start_worker_server()
     check_fits_data(overrides, [*cfg.search.archs, *cfg.search.baselines], data)  # beside its imports
+    check_stores_before_opening(cfg)
     services.check_artifact_root(cfg.tracking)  # after every check: it creates the folder
     from src import tracking
     from src.tuning.summary import format_table

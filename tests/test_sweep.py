@@ -383,6 +383,7 @@ def test_a_deleted_mlflow_store_stops_the_rerun_in_one_line(tmp_path, sweep_args
     assert re.match("error: study 'sweep-linear' has 1 finished trial.* but its MLflow runs are not "
                     "in experiment 'test'.*search.name=<new name>", line), line
     assert len(load(tmp_path, "sweep-linear").trials) == 1  # nothing trained or added
+    assert not (tmp_path / "mlflow.db").exists()  # a new empty store was left before
 
 
 @pytest.mark.slow
@@ -395,6 +396,7 @@ def test_a_deleted_journal_does_not_double_the_runs(tmp_path, sweep_args):
         run_sweep(args)
     _, all_runs = runs(tmp_path)
     assert len(all_runs) == 2  # the study's parent run and its one trial, not doubled
+    assert not (tmp_path / "optuna" / "journal.log").exists()  # a new empty journal was left before
 
 
 @pytest.mark.slow
