@@ -46,6 +46,11 @@ def _connect_timeout(url: str) -> dict:
     return {"connect_timeout": 5} if url.startswith("postgresql") else {}
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a `sqlite:///` URI, resolved; None for any other URI."""
+    return Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve() if uri.startswith(SQLITE_PREFIX) else None
+
+
 def check_tracking(uri: str) -> None:
     """A store MLflow can open and write: a SQLite file in a writable folder, a reachable
     tracking server, or a reachable database. Creates nothing."""
@@ -60,7 +65,7 @@ def check_tracking(uri: str) -> None:
     elif uri.startswith(DATABASE_SCHEMES):
         check_database(uri, "MLflow tracking database")
     elif uri.startswith(SQLITE_PREFIX):
-        _check_sqlite_path(Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve(), uri)
+        _check_sqlite_path(sqlite_file(uri), uri)
     else:
         raise UserError(f"tracking.uri: cannot use '{redact(uri)}'; use sqlite:///path/to/mlflow.db, "
                         f"http(s)://host:port (an MLflow server) or a database URL (postgresql://...)")
@@ -108,7 +113,7 @@ def check_store_exists(uri: str, hint: str) -> None:
     if not uri.startswith(SQLITE_PREFIX):
         check_tracking(uri)
         return
-    path = Path(uri[len(SQLITE_PREFIX):]).expanduser().resolve()
+    path = sqlite_file(uri)
     if not path.is_file() or path.stat().st_size == 0:
         raise UserError(f"no MLflow store at {redact(uri)}: {hint}")
     _check_mlflow_tables(path)

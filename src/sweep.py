@@ -228,8 +228,7 @@ def check_stores_before_opening(cfg: DictConfig) -> None:
 
     search = cfg.search
     journal = Path(search.journal)
-    store = Path(cfg.tracking.uri[len(services.SQLITE_PREFIX):]).expanduser() \
-        if cfg.tracking.uri.startswith(services.SQLITE_PREFIX) else None
+    store = services.sqlite_file(cfg.tracking.uri)
     if search.storage is not None or store is None:
         return  # a database or a server: looking creates nothing new
     names = [studies.study_name(search, a.label) for a in approaches.every(search)]

@@ -736,3 +736,12 @@ def test_a_seed_near_the_samplers_limit_still_gives_every_worker_a_sampler():
     assert first_draw(wrapped) == first_draw(build_sampler(make_cfg("search.sampler.seed=1000").search))
     with pytest.raises(UserError, match="Seed must be between 0 and 2"):
         build_sampler(make_cfg("search.sampler.seed=4294967296").search)
+
+
+def test_a_depth_or_units_bound_written_as_a_float_is_still_accepted():
+    """The check on depth and units choices (integers of at least 1) is for categorical
+    entries; an int entry's `low: 1.0` passes as before."""
+    from src.tuning.space import check_space
+
+    cfg = make_cfg("search.space.depth.low=1.0", "search.space.units.low=8.0")
+    assert check_space(cfg.search.space, cfg)["depth"].low == 1.0

@@ -87,13 +87,13 @@ class Forecaster:
             X = self.scaler.transform_inputs(windows)
         if checked:
             check_in_range(X)
-            return finite(self.forecast(windows))
         if self.stacking == "samples":
             X = to_samples(X)
         y = self.predict_scaled(X)
         if self.stacking == "samples":
             y = from_samples(y, len(self.series))
-        return self.scaler.inverse(y, windows)
+        forecasts = self.scaler.inverse(y, windows)
+        return finite(forecasts) if checked else forecasts
 
     def predict_scaled(self, X: np.ndarray) -> np.ndarray:
         """The network's output for model-ready windows (scaled and stacked), computed in

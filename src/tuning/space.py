@@ -74,10 +74,13 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
             raise UserError(f"{entry}: an int parameter needs integer low and high")
     for name in ("depth", "units"):
         spec = specs.get(name)
-        values = [] if spec is None else spec.choices if spec.type == "categorical" else [spec.low]
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-            raise UserError(f"{where}.{name}: " + ("each choice must be an integer of at least 1"
-                                                   if spec.type == "categorical" else "low must be at least 1"))
+        if spec is None:
+            continue
+        if spec.type != "categorical" and spec.low < 1:
+            raise UserError(f"{where}.{name}: low must be at least 1")
+        if spec.type == "categorical" and any(isinstance(v, bool) or not isinstance(v, int) or v < 1
+                                              for v in spec.choices):
+            raise UserError(f"{where}.{name}: each choice must be an integer of at least 1")
     for name, spec in specs.items():
         if spec.key is not None:
             _check_values(f"{where}.{name}", spec, cfg)
