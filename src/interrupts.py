@@ -62,15 +62,22 @@ class Interrupt:
             raise KeyboardInterrupt
 
 
+def takes_ctrl_c() -> bool:
+    """Whether this thread may handle Ctrl+C: the main thread, where it is not ignored."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
+
+
 @contextmanager
 def noticed() -> Iterator[Interrupt]:
     """Ctrl+C inside the block raises KeyboardInterrupt at once and is remembered; Python's
     own handler again after it; inside a database call, once it has returned (the check
     after the block raises one still pending). One that a finalizer swallows is not printed
-    as "Exception ignored" with its traceback: the record stops the run instead. Off the
-    main thread (signals go to it alone) nothing is set."""
+    as "Exception ignored" with its traceback: the record stops the run instead. Nothing is
+    set off the main thread (signals go to it alone), nor where Ctrl+C is ignored (a shell
+    script's `cmd &`), which Python's own handler leaves ignored too."""
     interrupt = Interrupt(raise_now=True)
-    if threading.current_thread() is not threading.main_thread():
+    if not takes_ctrl_c():
         yield interrupt
         return
     previous, printed = signal.signal(signal.SIGINT, interrupt.handle), sys.unraisablehook

@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ["data.n_windows=200", "train.epochs=1", "train.verbose=0"]
 
 
+def pytest_configure(config):
+    """Ctrl+C handled as in a terminal's foreground job, however pytest was started: a shell
+    script's `pytest &` starts it, and every process it starts, with Ctrl+C ignored, which
+    the code under test keeps (src.interrupts.takes_ctrl_c) and the Ctrl+C tests then miss."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _schemas():
     register_configs()

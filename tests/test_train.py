@@ -299,6 +299,27 @@ def test_ctrl_c_is_noticed_only_from_the_main_thread():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_ignored_where_the_run_started_stays_ignored():
+    """`python -m src.train ... &` in a shell script starts with Ctrl+C ignored, which
+    Python's own handler respects; the run's handler replaced it, so a Ctrl+C meant for the
+    script's foreground job stopped the background run (and a suite started that way failed
+    its Ctrl+C tests, by the order the tests ran in)."""
+    import os
+    import signal
+
+    from src.interrupts import noticed
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with noticed() as interrupt:
+            inside = signal.getsignal(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        assert inside is signal.SIG_IGN and not interrupt.requested
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_inside_a_database_call_waits_until_the_call_is_over(tmp_path):
     """Before, the KeyboardInterrupt was raised inside SQLAlchemy's statement, whose
     connection then kept the SQLite lock: marking the run KILLED waited 20 s for it and failed

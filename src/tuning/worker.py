@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 
 from src import run_tags
 from src.config import ParamSpec
-from src.interrupts import Interrupt
+from src.interrupts import Interrupt, takes_ctrl_c
 from src.services import describe_unavailable, is_unavailable
 from src.tuning import studies
 from src.tuning.approaches import Approach
@@ -98,7 +98,8 @@ def worker_process(spec: WorkerSpec, events) -> None:
     """Entry point of a spawned worker process. Ctrl+C is acted on where stopping is safe:
     between batches and epochs, and before each trial (src.interrupts.Interrupt)."""
     interrupt = Interrupt()
-    signal.signal(signal.SIGINT, interrupt.handle)
+    if takes_ctrl_c():  # not where the sweep was started with Ctrl+C ignored
+        signal.signal(signal.SIGINT, interrupt.handle)
     # Optuna logs a failed trial's traceback as a warning; the worker reports every trial's
     # outcome in one line itself (the FAILED run in MLflow keeps the traceback).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
