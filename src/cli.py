@@ -148,7 +148,7 @@ def job_overrides(overrides: list[str]) -> list[list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as err:
-        fail(f"cannot parse override '{_unparsable(overrides)}': {str(err).splitlines()[0]}")
+        fail(unparsable_message(overrides, err))
     choices = [[f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
                if o.is_sweep_override() else [o.input_line] for o in parsed]
     return [list(job) for job in itertools.product(*choices)]
@@ -202,7 +202,7 @@ def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CON
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
             return compose(config_name, overrides=overrides)
     except OverrideParseException as err:
-        fail(f"cannot parse override '{_unparsable(overrides)}': {str(err).splitlines()[0]}")
+        fail(unparsable_message(overrides, err))
     except (HydraException, OmegaConfBaseException) as err:
         fail(describe_compose_error(err))
 
@@ -228,6 +228,15 @@ def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> 
     print(f"\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
           f"{redact(OmegaConf.to_yaml(cfg, resolve=known.resolve))}\n"
           f"Hydra's own flags: {command} --hydra-help")
+
+
+def unparsable_message(overrides: list[str], err: Exception) -> str:
+    """Which override Hydra cannot parse, and why; where it holds spaces or characters
+    beyond ASCII (a column named `revenue €`), that such values go in quotes."""
+    override = _unparsable(overrides)
+    hint = ("; quote values holding spaces or such characters: \"data.columns=['revenue €',flat]\""
+            if any(c.isspace() or not c.isascii() for c in override) else "")
+    return f"cannot parse override '{override}': {str(err).splitlines()[0]}{hint}"
 
 
 def _unparsable(overrides: list[str]) -> str:

@@ -63,6 +63,7 @@ class SyntheticDataConfig(DataConfig):
 class CsvDataConfig(DataConfig):
     path: str = MISSING
     columns: Optional[list[str]] = MISSING
+    time_column: Optional[str] = MISSING
 
 
 @dataclass

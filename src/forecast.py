@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from src import tables
 from src.config import UserError, check_known_keys
 from src.redact import redact
-from src.data.sources import header_hint, oldest_first, read_table, shown_value, time_column
+from src.data.sources import dating_column, header_hint, oldest_first, read_table, shown_value
 
 log = logging.getLogger(__name__)
 WINDOWS = ("last", "all")
@@ -32,11 +32,9 @@ def read_history(data: DictConfig) -> pd.DataFrame:
         return _default_series()
     file = Path(data.path).expanduser()
     frame = read_table(data.path)
-    column = data.time_column or time_column(frame)
+    column = dating_column(frame, data.time_column, file)
     if column is None:
         return frame
-    if column not in frame.columns:
-        raise UserError(f"data.time_column: no column '{column}' in {file}")
     frame, times = oldest_first(frame, column, file)
     return frame.drop(columns=[column]).set_index(times)
 
@@ -74,14 +72,20 @@ def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
 
 
 def _months_apart(times: pd.DatetimeIndex) -> pd.DateOffset | None:
-    """A step of whole months where the times are that many months apart on the same day
-    and time of day (which no pandas frequency names when the day is not the 1st or last)."""
-    months = np.asarray(times.year * 12 + times.month)
-    gaps = np.diff(months)
-    same_day = (times.day == times[0].day).all() and (times.time == times[0].time()).all()
-    if same_day and len(gaps) and gaps[0] > 0 and (gaps == gaps[0]).all():
-        return pd.DateOffset(months=int(gaps[0]))
-    return None
+    """A step of whole months where the times fall on the same day of the month (or each on
+    its month's last day) and time of day, which no pandas frequency names when the day is
+    not the 1st or the last: the most common gap, where every gap is a multiple of it (a
+    missing month, quarter or year made the step a median of days, and the dates drifted)."""
+    months = np.diff(np.asarray(times.year * 12 + times.month))
+    same_time = (times.time == times[0].time()).all()
+    month_ends = bool(times.is_month_end.all())
+    if not (same_time and (month_ends or (times.day == times[0].day).all())) or not len(months):
+        return None
+    values, counts = np.unique(months, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    if step <= 0 or (months % step).any():
+        return None
+    return pd.offsets.MonthEnd(step) if month_ends else pd.DateOffset(months=step)
 
 
 def load(uri: str, tmp: Path):
@@ -96,14 +100,36 @@ def load(uri: str, tmp: Path):
         return load_forecaster(uri, tmp)
     except MlflowException as err:
         message = str(err.message).splitlines()[0]
-        hint = ("; run `make compare` to register one" if "@champion" in uri else
-                "; a run logs its model under its approach's name: runs:/<run id>/<approach>, "
-                "e.g. runs:/<run id>/reshape_head" if uri.startswith("runs:/") else "")
-        raise UserError(f"model {uri}: {message}{hint}") from None
+        raise UserError(f"model {uri}: {message}{load_hint(uri)}") from None
     except ImportError as err:  # a URI scheme whose client is not installed, e.g. s3://
         raise UserError(f"model {uri}: cannot read it here: {err}") from None
     except (OSError, ValueError, KeyError) as err:
         raise UserError(f"model {uri}: not a model logged by this project ({err})") from None
+
+
+def load_hint(uri: str) -> str:
+    """What to do when `uri` names no model."""
+    if "@champion" in uri:
+        return ("; run `make compare` to register one, or name the sweep whose champion you want: "
+                "the model is <tracking.experiment>-<search.name>, so after a preset such as "
+                "experiment=my_csv give tracking.experiment=my_csv search.name=my_csv")
+    if not uri.startswith("runs:/"):
+        return ""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from src import run_tags
+
+    try:
+        run = MlflowClient().get_run(uri[len("runs:/"):].split("/", 1)[0])
+    except MlflowException:
+        return ""
+    if run_tags.MODEL_URI not in run.data.tags:
+        return (f"; run {run.info.run_id} ({run.data.tags.get(run_tags.ARCH, 'no arch')}) logged no MLflow "
+                f"model: the statistical baselines (ets, theta, arima) log none, nor does a run "
+                f"with tracking.log_model=false or one that failed before its end")
+    return ("; a run logs its model under its approach's name: runs:/<run id>/<approach>, "
+            "e.g. runs:/<run id>/reshape_head")
 
 
 def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:

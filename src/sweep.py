@@ -88,7 +88,13 @@ def settings(cfg: DictConfig) -> dict[str, str]:
 
     searched = {spec.key for spec in parse_space(cfg.search.space).values() if spec.key}
     flat = flatten(cfg, only=("data", "train", "seed"))
-    return {k: v for k, v in flat.items() if k not in searched and k != "train.verbose"}
+    return {k: v for k, v in flat.items() if k not in searched and k != "train.verbose"
+            and not (k in LATER_KEYS and v == "None")}
+
+
+# Keys added after sweeps were grown: at null they change nothing, so a study's settings
+# (and the baselines' settings_hash) stay as they were stored.
+LATER_KEYS = ("data.time_column", "data.source.time_column")
 
 
 def settings_hash(values: dict[str, str]) -> str:

@@ -967,3 +967,48 @@ def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
     assert result.stderr.strip().splitlines() == [
         f"error: {target.split('._target_')[0]}: cannot build {name}: _target_: no class or function '{name}'"]
     assert not list(tmp_path.iterdir())
+
+
+def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store, monkeypatch):
+    """A statistical baseline's run (theta) logs no model: the hint said to name the model
+    by its approach, which `runs:/<id>/theta` already did."""
+    from mlflow.tracking import MlflowClient
+
+    from src.forecast import load
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
+    run = client.create_run(client.create_experiment("test", artifact_location=str(tmp_path / "art")),
+                            tags={"arch": "theta"})
+    client.set_terminated(run.info.run_id)
+    with pytest.raises(UserError, match=rf"run {run.info.run_id} \(theta\) logged no MLflow model: the "
+                                        r"statistical baselines \(ets, theta, arima\) log none"):
+        load(f"runs:/{run.info.run_id}/theta", tmp_path / "dl")
+
+
+def test_a_champion_not_found_names_the_keys_that_name_it(tmp_path, store, monkeypatch):
+    """After `experiment=my_csv` the champion is my_csv-my_csv; src.forecast, which has no
+    presets, looked for many2many-sweep and said only to run `make compare`."""
+    from src.forecast import load
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    with pytest.raises(UserError, match=r"run `make compare` to register one, or name the sweep whose .* "
+                                        r"give tracking.experiment=my_csv search.name=my_csv"):
+        load("models:/many2many-sweep@champion", tmp_path / "dl")
+
+
+def test_an_unquoted_value_with_a_space_or_a_symbol_says_to_quote_it(capsys):
+    with pytest.raises(SystemExit):
+        precompose("config", ["data=csv", "data.columns=[revenue €,flat]"])
+    assert one_error_line(capsys).endswith("""quote values holding spaces or such characters: "data.columns=['revenue €',flat]\"""")
+
+
+def test_a_key_added_since_a_study_was_grown_leaves_its_settings_as_stored():
+    """data.time_column (null) joined the CSV settings later: a study grown before would have
+    been refused as 'grown with data.time_column=None' and its baselines trained again."""
+    from src.sweep import settings
+
+    before = settings(make_cfg("data=csv", "data.path=x.csv"))
+    assert not {"data.time_column", "data.source.time_column"} & set(before)
+    assert settings(make_cfg("data=csv", "data.path=x.csv", "data.time_column=month"))["data.time_column"] == "month"

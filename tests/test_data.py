@@ -175,3 +175,98 @@ def test_a_time_column_of_numbers_stays_numbers_and_is_not_a_series(tmp_path):
     pd.DataFrame({"time": years, "load": np.arange(200.0)}).to_csv(path, index=False)
     with pytest.raises(UserError, match=r"column 'time' in .* row 6 \(1905\) is earlier than the row before it"):
         read_csv(str(path))
+
+
+def _dated(path, dates, sep=",", decimal="."):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"date": dates, "sales": rng.normal(200, 10, len(dates)).round(1),
+                          "temp": rng.normal(0, 1, len(dates)).round(3)})
+    frame.to_csv(path, index=False, sep=sep, decimal=decimal)
+    return frame
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_values_separated_otherwise_with_decimal_commas_are_one_line(tmp_path, sep):
+    """Before, pandas split the rows at the decimal commas: the whole header became one
+    column of the digits after the last comma, which trained as a series, exit 0."""
+    path = tmp_path / "european.csv"
+    _dated(path, pd.date_range("2022-01-01", periods=60).strftime("%Y-%m-%d"), sep=sep, decimal=",")
+    with pytest.raises(UserError, match=r"rows of .* hold more values than its header names columns \(1\)"):
+        read_csv(str(path))
+
+
+def test_rows_ending_in_a_separator_keep_their_columns(tmp_path):
+    """Before, pandas made the dates the index and shifted every column one to the left:
+    `sales` held the prices and trained as sales, exit 0."""
+    path = tmp_path / "trailing.csv"
+    frame = _dated(tmp_path / "plain.csv", pd.date_range("2022-01-01", periods=60).strftime("%Y-%m-%d"))
+    path.write_text("date,sales,temp\n" + "".join(f"{d},{s},{t},\n" for d, s, t in frame.itertuples(index=False)))
+    pd.testing.assert_frame_equal(read_csv(str(path)), read_csv(str(tmp_path / "plain.csv")))
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"])
+def test_day_first_and_month_first_dates_are_read_as_the_one_that_reads_them_all(tmp_path, fmt):
+    """Before, 13/01/2023 of a day-first file was 'not a time'."""
+    from omegaconf import OmegaConf
+
+    from src.forecast import read_history
+
+    days = pd.date_range("2023-01-01", periods=60)
+    _dated(tmp_path / "d.csv", days.strftime(fmt))
+    history = read_history(OmegaConf.create({"path": str(tmp_path / "d.csv"), "time_column": None}))
+    assert (history.index == days).all()
+
+
+def test_dates_that_read_both_day_and_month_first_are_refused(tmp_path):
+    """Monthly dates on the 1st, 01/MM/YYYY: read month first they were 1 to 12 January of
+    each year, and the forecast was dated in January, before the end of the history."""
+    months = pd.date_range("2004-01-01", periods=60, freq="MS")
+    _dated(tmp_path / "m.csv", months.strftime("%d/%m/%Y"))
+    with pytest.raises(UserError, match=r"column 'date' in .*: its dates \(such as '01/01/2004'\) read both "
+                                        r"day first and month first, and the two disagree; write them as YYYY-MM-DD"):
+        read_csv(str(tmp_path / "m.csv"))
+
+
+@pytest.mark.parametrize("freq, missing, expected", [
+    ("ME", 295, ["2025-01-31", "2025-02-28", "2025-03-31"]),
+    ("MS", 295, ["2025-01-01", "2025-02-01", "2025-03-01"]),
+    ("QS", 295, ["2075-01-01", "2075-04-01", "2075-07-01"]),
+    ("YS", 95, ["2100-01-01", "2101-01-01", "2102-01-01"]),
+])
+def test_a_missing_month_quarter_or_year_leaves_the_forecast_in_whole_steps(freq, missing, expected):
+    """Before, one gap among the last dates made the step a median of days: month ends went
+    2025-01-31, 2025-03-03, 2025-04-03, ..."""
+    from src.forecast import next_index
+
+    periods = 300 if freq != "YS" else 100
+    start = {"ME": "2000-01-31", "MS": "2000-01-01", "QS": "2000-01-01", "YS": "2000-01-01"}[freq]
+    index = pd.date_range(start, periods=periods, freq=freq).delete(missing)
+    forecast = next_index(pd.DataFrame({"a": range(len(index))}, index=index.rename("date")), 3)
+    assert [str(t.date()) for t in forecast] == expected
+
+
+def test_a_time_column_named_otherwise_orders_training_rows_too(tmp_path):
+    """`data.time_column` was src.forecast's alone: training refused the key, and a file
+    dated by `month` newest first trained backwards in time."""
+    from src.config import build
+
+    dates = pd.date_range("2000-01-31", periods=120, freq="ME").strftime("%Y-%m-%d")
+    oldest = _dated(tmp_path / "oldest.csv", dates).rename(columns={"date": "month"})
+    oldest.to_csv(tmp_path / "oldest.csv", index=False)
+    oldest.iloc[::-1].to_csv(tmp_path / "newest.csv", index=False)
+    expected = read_csv(str(tmp_path / "oldest.csv"), time_column="month")
+    pd.testing.assert_frame_equal(read_csv(str(tmp_path / "newest.csv"), time_column="month"), expected)
+    assert list(expected.columns) == ["sales", "temp"]
+    cfg = make_cfg("data=csv", f"data.path={tmp_path}/newest.csv", "data.time_column=month")
+    pd.testing.assert_frame_equal(build(cfg.data.source), expected)  # what training reads
+    with pytest.raises(UserError, match=r"data.time_column: no column 'week' in .*; columns are: month, sales, temp"):
+        read_csv(str(tmp_path / "newest.csv"), time_column="week")
+
+
+def test_pandas_row_numbers_are_no_series(tmp_path):
+    """A file written by `DataFrame.to_csv()` with its index: 'Unnamed: 0' (0, 1, 2, ...)
+    trained as a series and entered the pooled MSE."""
+    frame = _dated(tmp_path / "plain.csv", pd.date_range("2022-01-01", periods=60).strftime("%Y-%m-%d"))
+    frame.to_csv(tmp_path / "indexed.csv")
+    assert list(read_csv(str(tmp_path / "indexed.csv")).columns) == ["sales", "temp"]
+    assert list(read_csv(str(tmp_path / "indexed.csv"), columns=["Unnamed: 0", "sales"]).columns) == ["Unnamed: 0", "sales"]

@@ -4,6 +4,7 @@ one float column per series, in time order."""
 import csv
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,15 @@ def time_column(frame: pd.DataFrame) -> str | None:
     return next((c for c in frame.columns if str(c).lower() in TIME_NAMES), None)
 
 
+def dating_column(frame: pd.DataFrame, name: str | None, file: Path) -> str | None:
+    """`data.time_column`, which must be in the file; null: the first named as in TIME_NAMES."""
+    if name is None:
+        return time_column(frame)
+    if name not in frame.columns:
+        raise UserError(f"data.time_column: no column '{name}' in {file}; columns are: {_names(frame.columns)}")
+    return name
+
+
 def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataFrame, pd.Index]:
     """The rows in time order by `column`, and their times (a DatetimeIndex; numbers such as
     years stay numbers). A file listing them newest first (a common export) is read the other
@@ -77,7 +87,7 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     A time may repeat: a `date` of days can date hourly rows."""
     values = frame[column]
     numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    times = values if numbers else _parse_times(values)
+    times = values if numbers else _parse_times(values, column, file)
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise UserError(f"column '{column}' in {file} row {row} is not a time: {values.iloc[row]!r}")
@@ -93,13 +103,42 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     return frame.reset_index(drop=True), index
 
 
-def _parse_times(values: pd.Series) -> pd.Series:
+# A date that may be day first or month first: 01/12/2023, 1.12.23, 01-12-2023.
+DAY_OR_MONTH_FIRST = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+
+
+def _parse_times(values: pd.Series, column: str, file: Path) -> pd.Series:
     """Times from text; NaT where a value is none. Offsets that change (local time across a
-    daylight-saving change) are brought to UTC."""
-    try:
-        return pd.to_datetime(values, errors="coerce")
-    except ValueError:  # pandas refuses mixed offsets unless told to convert them
-        return pd.to_datetime(values, errors="coerce", utc=True)
+    daylight-saving change) are brought to UTC. Dates such as 01/12/2023 are read month first
+    or day first, whichever reads every one of them; where both do and disagree (monthly
+    dates on the 1st: 01/MM/YYYY read month first is 1 to 12 January), a UserError."""
+    times = _to_datetime(values)
+    first = values.dropna().astype(str).head(1)
+    if first.empty or not DAY_OR_MONTH_FIRST.match(first.iloc[0]):
+        return times
+    day_first = _to_datetime(values, dayfirst=True)
+    if not _complete(day_first, values):
+        return times
+    if not _complete(times, values):
+        return day_first
+    if not day_first.equals(times):
+        raise UserError(f"column '{column}' in {file}: its dates (such as {first.iloc[0]!r}) read "
+                        f"both day first and month first, and the two disagree; write them as YYYY-MM-DD")
+    return times
+
+
+def _complete(times: pd.Series, values: pd.Series) -> bool:
+    """Whether every value that is there was read as a time."""
+    return bool((times.isna() == values.isna()).all())
+
+
+def _to_datetime(values: pd.Series, dayfirst: bool = False) -> pd.Series:
+    with warnings.catch_warnings():  # "Parsing dates in %d/%m/%Y format when dayfirst=False ..."
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return pd.to_datetime(values, errors="coerce", dayfirst=dayfirst)
+        except ValueError:  # pandas refuses mixed offsets unless told to convert them
+            return pd.to_datetime(values, errors="coerce", dayfirst=dayfirst, utc=True)
 
 
 def metric_key(name: str) -> str:
@@ -121,9 +160,18 @@ def read_table(path: str) -> pd.DataFrame:
         raise UserError(f"data.path: no such file: {path}")
     try:
         header = next(csv.reader(file.open(newline="")), [])
-        frame = pd.read_csv(file)
+        # index_col=False: rows ending in a separator (a common export) are read as they
+        # stand; by default pandas made their first column the index and shifted the others.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(file, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
         raise UserError(f"data.path: cannot read {file} as CSV: {str(err).splitlines()[0]}") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        # More values in its rows than names in its header: pandas drops the extra ones.
+        raise UserError(f"data.path: the rows of {file} hold more values than its header names "
+                        f"columns ({len(header)}): values separated by ';' or tabs with decimal commas, or "
+                        f"commas inside unquoted values? Save it as CSV: ',' between values, '.' in numbers")
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise UserError(f"data.path: the header of {file} names {_names(twice)} more than once; "
@@ -150,23 +198,27 @@ def header_hint(columns, wanted: list[str]) -> str:
     return ""
 
 
-def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+def read_csv(path: str, columns: list[str] | None = None, time_column: str | None = None) -> pd.DataFrame:
     """The chosen columns of a CSV file (default: every numeric column), checked, in time
-    order where a column dates the rows (TIME_NAMES)."""
+    order where a column dates the rows (`time_column`, else one named as in TIME_NAMES)."""
     file = Path(path).expanduser()
     frame = read_table(path)
-    dated_by = time_column(frame)
+    dated_by = dating_column(frame, time_column, file)
+    row_numbers = [c for c in frame.columns[:1] if is_row_number(frame[c])]
     if dated_by is not None:
         frame, _ = oldest_first(frame, dated_by, file)
     if columns is None:  # the time column is not a series, even where it holds numbers (years)
-        columns = [c for c in frame.columns if _is_number_column(frame[c]) and c != dated_by]
+        columns = [c for c in frame.columns if _is_number_column(frame[c]) and c not in (dated_by, *row_numbers)]
         if not columns:
             raise UserError(f"{file} has no numeric column; columns are: {_names(frame.columns)}"
                             f"{header_hint(frame.columns, [])}")
-        skipped = [c for c in frame.columns if c not in columns]
+        skipped = [c for c in frame.columns if c not in columns and c not in row_numbers]
         if skipped:
             log.info("data.columns not set: using %s; skipped (not numeric): %s",
                      _names(columns), _names(skipped))
+        if row_numbers:
+            log.info("data.columns not set: skipped %s, which holds row numbers 0, 1, 2, ... "
+                     "(as pandas's to_csv writes them)", row_numbers[0])
     else:
         columns = list(columns)
         unknown = [c for c in columns if c not in frame.columns]
@@ -201,6 +253,13 @@ def read_csv(path: str, columns: list[str] | None = None) -> pd.DataFrame:
                             f"infinite value(s), the first at row {row}; fill or drop them first")
         frame[name] = values.astype(np.float64)
     return frame[columns].reset_index(drop=True)
+
+
+def is_row_number(column: pd.Series) -> bool:
+    """pandas's own row numbers, as `DataFrame.to_csv()` writes them by default: a first
+    column with no name (read as 'Unnamed: 0') holding 0, 1, 2, ... It is no series."""
+    return (str(column.name) == "Unnamed: 0" and pd.api.types.is_integer_dtype(column)
+            and bool((column.to_numpy() == np.arange(len(column))).all()))
 
 
 def _is_number_column(column: pd.Series) -> bool:
