@@ -113,7 +113,7 @@ def _mark(rows: list[dict]) -> None:
         notes = []
         if row is leader:
             notes.append("lowest test MSE")
-        elif row["test_mse_mean"] - leader["test_mse_mean"] <= max(row["test_mse_std"], leader["test_mse_std"]):
+        elif verdict.within_one_std(row, leader):
             notes.append("within 1 std of lowest")
         if most is not None and row["finished_trials"] is not None and row["finished_trials"] < most:
             notes.append(f"fewer trials ({row['finished_trials']} of {most})")
@@ -208,8 +208,8 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
         (folder / f"{name}.png").unlink(missing_ok=True)
     for name, figure in figures.items():
         figure.savefig(folder / f"{name}.png", dpi=110)
-    over = (f"{cfg.compare.repeats} fresh seeds" if folds == 1 else
-            f"{folds} folds × {cfg.compare.repeats} fresh seeds")
+    seeds = verdict.fresh_seeds(cfg.compare.repeats)
+    over = seeds if folds == 1 else f"{folds} folds × {seeds}"
     per_fold = ("" if folds == 1 else " (over the same folds); MSE / naive by fold: the mean over seeds in "
                 "each fold, oldest first; folds won: folds where its mean test MSE is the lowest")
     measured = (f"mean ± std over {over} of each approach's best configuration (the selected "
@@ -218,8 +218,10 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
         measured = "each approach's selected trial, one seed (compare.repeats=0: no spread over seeds)"
     elif cfg.compare.repeats == 1 and folds == 1:
         measured += " (compare.repeats=1: one seed, so no spread over seeds)"
-    intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` (every run "
-             f"below saw the same windows). Test MSE and MAE are in original units; {measured}. "
+    windows = ("every run below saw the same windows" if folds == 1 else
+               f"the sweep's windows, fold {folds - 1}'s; each fold's runs saw that fold's windows")
+    intro = (f"Experiment `{cfg.tracking.experiment}`, split fingerprint `{fingerprint}` ({windows}). "
+             f"Test MSE and MAE are in original units; {measured}. "
              f"MSE / naive uses that mean{per_fold}. s / training: "
              f"seconds to train one model of that configuration; search s: all its trials' seconds.")
     statistical = [r["approach"] for r in rows if r.get("statistical")]

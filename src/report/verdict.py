@@ -28,6 +28,16 @@ def approach_metrics(rows: list[dict]) -> dict[str, float]:
     return out
 
 
+def fresh_seeds(repeats: int) -> str:
+    return f"{repeats} fresh seed{'s' if repeats != 1 else ''}"
+
+
+def within_one_std(row: dict, of: dict) -> bool:
+    """Whether `row`'s mean test MSE lies within one standard deviation of `of`'s (the
+    larger of the two deviations)."""
+    return abs(row["test_mse_mean"] - of["test_mse_mean"]) <= max(row["test_mse_std"], of["test_mse_std"])
+
+
 def sentence(rows: list[dict], repeats: int, folds: int = 1) -> str:
     """'linear, a baseline, has the lowest test MSE, 1.52 ± 0.043 (mean ± std over 3 fresh
     seeds); the best LSTM layout, reshape_head (1.6 ± 0.048), loses to the best baseline,
@@ -38,9 +48,10 @@ def sentence(rows: list[dict], repeats: int, folds: int = 1) -> str:
     if not ranked:
         return "No approach has a finished run to compare."
     best = ranked[0]
-    over = f"mean ± std over {repeats} fresh seeds" if repeats else "selected trial, one seed"
+    seeds = fresh_seeds(repeats)
+    over = f"mean ± std over {seeds}" if repeats else "selected trial, one seed"
     if folds > 1:
-        over = f"mean ± std over {folds} folds × {repeats} fresh seeds"
+        over = f"mean ± std over {folds} folds × {seeds}"
     if repeats and best.get("deterministic"):  # not repeated: the seed changes nothing
         over = "deterministic, one run" + (f" per fold, mean ± std over {folds} folds" if folds > 1 else "")
     parts = [f"{best['approach']}, {kind(best)}, has the lowest test MSE, {best['test_mse_mean']:.3g} ± "

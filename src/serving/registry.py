@@ -7,6 +7,7 @@ import math
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from src.report.verdict import within_one_std
 from src.run_tags import MODEL_URI
 
 CHAMPION = "champion"
@@ -61,7 +62,10 @@ def register_champion(rows: list[dict], runs: dict, name: str, fingerprint: str)
                 f"nothing registered")
     client = MlflowClient()
     current = _champion(client, name)
-    close = [r["approach"] for r in rows if r is not best and "within 1 std" in r.get("notes", "")]
+    # The report's notes are against its leader, which is not the registered row where a
+    # statistical baseline leads.
+    close = [r["approach"] for r in rows
+             if r is not best and r.get("test_mse_mean") is not None and within_one_std(r, best)]
     tags = {"approach": best["approach"], "test_mse": best["test_mse_repeats"],
             "ratio_to_naive": f"{best['ratio_to_naive']:.4f}", "split_fingerprint": fingerprint,
             "reproduce": best.get("reproduce", ""), "run_id": best["run_id"], MODEL_URI: uri,
