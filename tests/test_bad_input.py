@@ -969,15 +969,15 @@ def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
     assert not list(tmp_path.iterdir())
 
 
-def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store, monkeypatch):
+def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store):
     """A statistical baseline's run (theta) logs no model: the hint said to name the model
     by its approach, which `runs:/<id>/theta` already did."""
     from mlflow.tracking import MlflowClient
 
     from src.forecast import load
+    from src.tracking import point_mlflow_at
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    uri = point_mlflow_at(f"sqlite:///{tmp_path}/mlflow.db")  # as src.forecast does before it loads
     client = MlflowClient(uri)
     run = client.create_run(client.create_experiment("test", artifact_location=str(tmp_path / "art")),
                             tags={"arch": "theta"})
@@ -987,12 +987,13 @@ def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store, monkeypatc
         load(f"runs:/{run.info.run_id}/theta", tmp_path / "dl")
 
 
-def test_a_champion_not_found_names_the_keys_that_name_it(tmp_path, store, monkeypatch):
+def test_a_champion_not_found_names_the_keys_that_name_it(tmp_path, store):
     """After `experiment=my_csv` the champion is my_csv-my_csv; src.forecast, which has no
     presets, looked for many2many-sweep and said only to run `make compare`."""
     from src.forecast import load
+    from src.tracking import point_mlflow_at
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    point_mlflow_at(f"sqlite:///{tmp_path}/mlflow.db")
     with pytest.raises(UserError, match=r"run `make compare` to register one, or name the sweep whose .* "
                                         r"give tracking.experiment=my_csv search.name=my_csv"):
         load("models:/many2many-sweep@champion", tmp_path / "dl")
