@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import sysconfig
 import subprocess
 import sys
 import time
@@ -74,8 +75,14 @@ def trained(tmp_path_factory, empty_store):
     return tmp, store, cases
 
 
+# A user's process on a machine without this project (`python -S`: no site, so no editable
+# install of it; the packages' folder added by hand), with a package of its own named `src`,
+# as this project's is, imported first.
 LOAD_AND_PREDICT = """
 import json, sys
+sys.path.append(sys.argv[4])
+sys.path.insert(0, sys.argv[5])
+import src.users_own
 import mlflow, numpy as np, pandas as pd
 mlflow.set_tracking_uri(sys.argv[1])
 out = {}
@@ -83,6 +90,9 @@ for case in json.load(open(sys.argv[2])):
     model = mlflow.pyfunc.load_model(case["uri"])
     out[case["case"]] = [model.predict(pd.DataFrame(w, columns=case["series"])).to_numpy().tolist()
                          for w in case["windows"]]
+import src.users_own
+out["users_src"] = sys.modules["src"].__file__
+out["forecaster_code"] = sys.modules["many2many_model.serving.forecaster"].__file__
 json.dump(out, open(sys.argv[3], "w"))
 """
 
@@ -92,11 +102,17 @@ def test_every_logged_model_forecasts_what_the_pipeline_did_in_a_fresh_process(t
     spec = [{"case": c["case"], "uri": c["uri"], "series": c["series"],
              "windows": c["all_windows"].tolist()} for c in cases]
     (tmp / "spec.json").write_text(json.dumps(spec))
-    result = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, f"sqlite:///{tmp}/mlflow.db",
-                             str(tmp / "spec.json"), str(tmp / "out.json")], cwd=tmp, capture_output=True,
-                            text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    (tmp / "user" / "src").mkdir(parents=True)
+    (tmp / "user" / "src" / "__init__.py").write_text("")
+    (tmp / "user" / "src" / "users_own.py").write_text("")
+    # Before, the shipped code was a package `src` too: "No module named 'src.serving'".
+    result = subprocess.run([sys.executable, "-S", "-c", LOAD_AND_PREDICT, f"sqlite:///{tmp}/mlflow.db",
+                             str(tmp / "spec.json"), str(tmp / "out.json"), sysconfig.get_paths()["purelib"],
+                             str(tmp / "user")], cwd=tmp, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     served = json.loads((tmp / "out.json").read_text())
+    assert not served.pop("forecaster_code").startswith(str(ROOT))  # the model's own copy
+    assert served.pop("users_src") == str(tmp / "user" / "src" / "__init__.py")  # still the user's
     for case in cases:
         forecasts = np.asarray(served[case["case"]])                  # (N, H, C)
         if case["expected"] is not None:

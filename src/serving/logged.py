@@ -2,7 +2,7 @@
 the experiment's Models tab), with a signature and an input example, and find it again."""
 
 import logging
-import shutil
+import re
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +17,7 @@ from src.serving.forecaster import Forecaster
 
 MODEL_NAME = "model"  # when the forecaster names no approach
 SRC = Path(__file__).resolve().parent.parent
+MODEL_FILE = SRC / "serving" / "mlflow_model.py"
 # What the model file imports, and nothing else of the project (no Hydra, no MLflow store).
 SHIPPED = ["__init__.py", "quiet.py", "trim.py", "data/__init__.py", "data/scaling.py", "data/stacking.py",
            "models/__init__.py", "models/revin.py", "serving/__init__.py",
@@ -25,13 +26,32 @@ REQUIREMENTS = ["tensorflow", "keras", "numpy", "pandas", "mlflow"]
 logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # one INFO line per logged model
 
 
+# The package the model's copy of those modules forms. Not `src`: a user's own package is
+# often named so, and where one was imported first the model failed to load ("No module
+# named 'src.serving'"); where this checkout's was, the model ran the checkout's code, not its own.
+PACKAGE = "many2many_model"
+_IMPORTS = re.compile(r"\b(from|import) src\b")
+
+
+def _as_shipped(text: str) -> str:
+    """A module's source with its imports of this project renamed to PACKAGE."""
+    return _IMPORTS.sub(rf"\1 {PACKAGE}", text)
+
+
 def _shipped_code(folder: Path) -> Path:
-    """A copy of the modules the model needs, as the package `src`."""
-    package = folder / "src"
+    """A copy of the modules the model needs, as the package PACKAGE."""
+    package = folder / PACKAGE
     for name in SHIPPED:
         (package / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SRC / name, package / name)
+        (package / name).write_text(_as_shipped((SRC / name).read_text()))
     return package
+
+
+def _model_file(folder: Path) -> Path:
+    """The model's code file, importing PACKAGE."""
+    path = folder / MODEL_FILE.name
+    path.write_text(_as_shipped(MODEL_FILE.read_text()))
+    return path
 
 
 def requirement_pins() -> list[str]:
@@ -72,7 +92,7 @@ def log_forecaster(forecaster: Forecaster, example: pd.DataFrame) -> str:
             flavor=_Pyfunc,
             flavor_name="pyfunc.ModelFromCode",  # what mlflow.pyfunc.log_model records
             validate_serving_input=False,
-            python_model=str(SRC / "serving" / "mlflow_model.py"),
+            python_model=str(_model_file(Path(tmp))),
             artifacts={"forecaster": str(saved)},
             code_paths=[str(_shipped_code(Path(tmp) / "code"))],
             signature=signature(forecaster),
