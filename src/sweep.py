@@ -141,7 +141,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
         existing = set(optuna_study_names(storage))
         for approach in planned:
             check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
-        check_joins_its_sweep(cfg, storage, existing)
+        check_joins_its_sweep(cfg, storage, existing, fingerprint)
         for approach in planned:
             arch = approach.label
             wanted = {**settings(cfg), "data.stacking": approach.stacking}
@@ -150,6 +150,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
             attrs = study.user_attrs
             if "settings" in attrs:
                 _check_same(study.study_name, json.loads(attrs["settings"]), wanted, cfg.search)
+                check_same_data(study.study_name, attrs.get("split_fingerprint"), fingerprint, cfg.search)
             else:
                 study.set_user_attr("settings", json.dumps(wanted))
                 study.set_user_attr("split_fingerprint", fingerprint)
@@ -179,7 +180,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
     return opened
 
 
-def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str]) -> None:
+def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str], fingerprint: str) -> None:
     """A study new to a sweep (another arch or stacking) must share the data and settings of
     the sweep's studies already there: the report compares them all on one split, and before
     this one on other data made every report of the sweep refuse to run."""
@@ -194,9 +195,10 @@ def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str]) -> None:
             for arch in arch_options() for stacking in STACKINGS} & existing
     now = shared(settings(cfg))
     for name in sorted(ours):
-        stored = optuna.load_study(study_name=name, storage=storage).user_attrs.get("settings")
-        if stored:
-            _check_same(name, shared(json.loads(stored)), now, cfg.search)
+        attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+        if attrs.get("settings"):
+            _check_same(name, shared(json.loads(attrs["settings"])), now, cfg.search)
+            check_same_data(name, attrs.get("split_fingerprint"), fingerprint, cfg.search)
             return  # one suffices: each was checked against the others when it joined
 
 
@@ -299,6 +301,17 @@ def _check_same(name: str, before: dict, now: dict, search: DictConfig) -> None:
                 f"or start another with search.name=<new name>")
 
 
+def check_same_data(name: str, before: str | None, now: str, search: DictConfig) -> None:
+    """The same settings can read other data: a CSV file that grew or changed since the
+    study began. Its trials would then be selected on other validation windows than the
+    earlier ones, and the report refuses to compare them."""
+    if before is not None and before != now:
+        raise UserError(
+            f"study '{name}' in {studies.describe_storage(search)} was grown on other data (split "
+            f"fingerprint {before}, now {now}: the file changed, or the windows): keep the data to "
+            f"resume it, or start another with search.name=<new name>")
+
+
 def _run_exists(client, run_id: str, experiment_id: str) -> bool:
     from mlflow.exceptions import MlflowException
 
@@ -324,7 +337,8 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
         found = mlflow.search_runs(
             experiment_ids=[experiment_id], output_format="list", max_results=1,
             filter_string=(run_tags.match(role=run_tags.BASELINE, arch=arch, sweep=cfg.search.name,
-                                          settings_hash=marker) + " and attributes.status = 'FINISHED'"))
+                                          settings_hash=marker, split_fingerprint=fingerprint)
+                           + " and attributes.status = 'FINISHED'"))
         if found:
             runs[arch] = found[0]
             continue
@@ -432,7 +446,10 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
         return process
 
     target = search.n_trials * len(opened)
-    finished = sum(studies.count(study, studies.FINISHED_STATES) for study, _ in opened.values())
+    # A study past its target (search.n_trials lowered, or extra trials of several workers)
+    # counts up to it: the bar and the [done/total] lines went past their total.
+    finished = sum(min(studies.count(study, studies.FINISHED_STATES), search.n_trials)
+                   for study, _ in opened.values())
     bar = tqdm(total=target, initial=min(finished, target), desc="trials", unit="trial",
                disable=None, dynamic_ncols=True)
     running = {index: start(index) for index in range(workers)}

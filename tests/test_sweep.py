@@ -201,6 +201,27 @@ def test_changed_settings_do_not_resume_a_study(tmp_path, sweep_args):
         run_sweep([*args, "train.epochs=5"])
 
 
+@pytest.mark.slow
+def test_a_study_on_data_that_changed_since_is_refused(tmp_path, sweep_args):
+    """A CSV that grew between two runs of one sweep: the rerun resumed the study, its new
+    trial was scored on other validation windows and selected over the old one, the old
+    baselines were reused, and the report then refused the sweep's runs as unlike."""
+    from conftest import write_csv
+
+    csv = ["data=csv", f"data.path={tmp_path}/shop.csv", "data.input_steps=12", "data.horizon=3"]
+    synthetic_only = ("data.n_windows",)
+    args = [*(a for a in sweep_args if not a.startswith(synthetic_only)), *csv, "search.archs=[naive]",
+            "search.baselines=[]", "search.n_trials=1"]
+    write_csv(tmp_path / "shop.csv", rows=200)
+    run_sweep(args)
+    write_csv(tmp_path / "shop.csv", rows=260)  # the same file, 60 rows later
+    with pytest.raises(UserError, match=r"study 'sweep-naive' .* was grown on other data \(split fingerprint "):
+        run_sweep([*args[:-1], "search.n_trials=2"])
+    with pytest.raises(UserError, match=r"study 'sweep-naive' .* was grown on other data"):
+        run_sweep([*args, "search.archs=[linear]"])  # a study joining the sweep
+    assert len(load(tmp_path, "sweep-naive").trials) == 1
+
+
 def _sweep_process(tmp_path, args):
     return subprocess.Popen([sys.executable, "-m", "src.sweep", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -745,3 +766,44 @@ def test_a_depth_or_units_bound_written_as_a_float_is_still_accepted():
 
     cfg = make_cfg("search.space.depth.low=1.0", "search.space.units.low=8.0")
     assert check_space(cfg.search.space, cfg)["depth"].low == 1.0
+
+
+def test_sampled_nulls_and_booleans_are_written_as_hydra_reads_them():
+    """A trial's `reproduce` command held train.jit_compile=None, which src.train refused."""
+    from src.tuning.space import as_overrides
+
+    assert as_overrides({"train.jit_compile": None}) == ["train.jit_compile=null"]
+    assert as_overrides({"train.jit_compile": False}) == ["train.jit_compile=false"]
+    assert make_cfg("train.jit_compile=true", *as_overrides({"train.jit_compile": None})).train.jit_compile is None
+
+
+def test_a_grid_is_walked_once_whichever_process_asks():
+    """Each trial process builds its sampler with a seed of its own; GridSampler orders its
+    grid by the seed and takes a point by grid id, so two processes ran one point twice."""
+    from omegaconf import OmegaConf
+
+    from src.tuning.studies import build_sampler
+
+    grid = {"a": list(range(8))}
+    search = OmegaConf.create({"sampler": {"_target_": "optuna.samplers.GridSampler", "seed": 42,
+                                           "search_space": grid}})
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(study_name="grid", storage=storage)
+    seen = []
+    for offset in range(4):  # a fresh process per trial, each with its own offset
+        study = optuna.load_study(study_name="grid", storage=storage, sampler=build_sampler(search, offset * 1000 + offset))
+        trial = study.ask()
+        seen.append(trial.suggest_int("a", 0, 7))
+        study.tell(trial, 0.0)
+    assert len(set(seen)) == 4, seen
+
+
+@pytest.mark.slow
+def test_the_progress_count_stays_within_its_total_on_a_resume(tmp_path, sweep_args, capsys):
+    """A study past its target (search.n_trials lowered) counted all its trials: [3/2 ...]."""
+    args = [*sweep_args, "search.baselines=[]"]
+    run_sweep([*args, "search.archs=[naive]", "search.n_trials=2"])
+    capsys.readouterr()
+    run_sweep([*args, "search.archs=[naive,linear]", "search.n_trials=1"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert lines and all(line.startswith("[2/2 linear #0]") for line in lines), lines

@@ -156,6 +156,10 @@ def as_overrides(values: dict[str, Any]) -> list[str]:
 
 
 def _format(value: Any) -> str:
+    """As Hydra's grammar reads it back: null, true and false (Python's None, True and False
+    were read as text, and a trial's `reproduce` command was refused)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, list):
         return f"[{','.join(map(_format, value))}]"
     if isinstance(value, float):

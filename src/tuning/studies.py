@@ -148,7 +148,10 @@ def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.B
     samplers' limit: a seed near it passed the sweep's check and then stopped every worker."""
     overrides = {}
     if search.sampler is not None and search.sampler.get("seed") is not None:
-        overrides["seed"] = int(search.sampler.seed) + seed_offset
+        # GridSampler orders its grid by the seed and takes each trial's point by its grid
+        # id: with a seed of its own per process, two processes ran one point twice.
+        grid = search.sampler._target_ == "optuna.samplers.GridSampler"
+        overrides["seed"] = int(search.sampler.seed) + (0 if grid else seed_offset)
         if 0 <= int(search.sampler.seed) < 2**32:  # one out of range is the sampler's to refuse
             overrides["seed"] %= 2**32
     return _build_optuna(search.sampler, "search.sampler", **overrides)
