@@ -677,8 +677,10 @@ def check_outcome(search: DictConfig, opened: dict, failed_workers: list[str]) -
                           f"to finish them")
     empty = [study.study_name for study, _ in opened.values() if finished(study) == 0]
     if empty:
-        raise SweepFailed(f"no finished trial in {', '.join(empty)}: every trial failed; the "
-                          f"FAILED runs in mlflow ui (make ui) say why")
+        # A trial can fail before its run exists (its sampled values refused): its line
+        # above says why, where the runs cannot.
+        raise SweepFailed(f"no finished trial in {', '.join(empty)}: every trial failed; each "
+                          f"trial's line above and its FAILED run in mlflow ui (make ui) say why")
     if failed_workers:
         log.warning("%s died; its trial was marked failed and retried, and every study "
                     "reached its target", ", ".join(failed_workers))

@@ -359,6 +359,11 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("+search.space.learning_rate.step=0.1", "search.space.learning_rate.step: Optuna takes no step on a log scale"),
     ("+search.space.depth.step=0", "search.space.depth.step: must be positive, got 0"),
     ("++search.space.depth={type:categorical,choices:[0,2]}", "search.space.depth: each choice must be an integer of at least 1"),
+    # Every trial failed, before any run (a helper's finds): a fractional step of an int, a
+    # float depth, a float on an int key with whole bounds.
+    ("+search.space.depth.step=0.5", "search.space.depth: an int parameter needs integer low, high and step"),
+    ("search.space.depth.type=float", "search.space.depth.type: depth is a count: int or categorical, not float"),
+    ("++search.space.pat={type:float,low:2,high:5,key:train.patience}", "search.space.pat: 3.11 cannot be train.patience"),
     ("search.archs=[]", "search.archs is empty"),
     ("search.archs=[lstm]", "unknown arch 'lstm'"),
     ("search.archs=[reshape_head,linear,reshape_head]", "search.archs names reshape_head more than once"),

@@ -70,12 +70,14 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
             raise UserError(f"{entry}: low ({spec.low}) is greater than high ({spec.high})")
         if spec.log and spec.low <= 0:
             raise UserError(f"{entry}: a log scale needs low > 0, got {spec.low}")
-        if spec.type == "int" and not (float(spec.low).is_integer() and float(spec.high).is_integer()):
-            raise UserError(f"{entry}: an int parameter needs integer low and high")
+        if spec.type == "int" and not all(float(v).is_integer() for v in (spec.low, spec.high, spec.step or 1)):
+            raise UserError(f"{entry}: an int parameter needs integer low, high and step")
     for name in ("depth", "units"):
         spec = specs.get(name)
         if spec is None:
             continue
+        if spec.type == "float":  # a float depth failed every trial (range() of a float)
+            raise UserError(f"{where}.{name}.type: {name} is a count: int or categorical, not float")
         if spec.type != "categorical" and spec.low < 1:
             raise UserError(f"{where}.{name}: low must be at least 1")
         if spec.type == "categorical" and any(isinstance(v, bool) or not isinstance(v, int) or v < 1
@@ -94,6 +96,8 @@ def _check_values(entry: str, spec: ParamSpec, cfg: DictConfig) -> None:
     from src.config import validate
 
     values = list(spec.choices) if spec.type == "categorical" else [spec.low, spec.high]
+    if spec.type == "float":  # a fraction too: bounds of 2 and 5 passed an int key's check
+        values.append(spec.low + (spec.high - spec.low) * 0.37)
     for value in values:
         value = int(value) if spec.type == "int" else value
         trial_cfg = cfg.copy()
