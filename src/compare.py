@@ -81,6 +81,7 @@ def build_rows(best: dict[str, pd.Series], counts: dict, repeats: dict[str, list
         row["trials"] = selection.describe_counts(c) if c else "baseline"
         row["finished_trials"] = c["complete"] + c["pruned"] if c else None
         samples = repeats.get(arch) or [{"test_mse": run["metrics.test_mse"], "test_mae": run["metrics.test_mae"]}]
+        row["samples"] = len(samples)
         for metric in ("test_mse", "test_mae"):
             mean, std = _mean_std([s[metric] for s in samples])
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std

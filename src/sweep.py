@@ -293,12 +293,15 @@ def _search_params(cfg: DictConfig) -> dict[str, str]:
 
 
 def _check_same(name: str, before: dict, now: dict, search: DictConfig) -> None:
+    """A key on one side only was searched on the other (a search.space entry added or
+    dropped), which 'grown with train.learning_rate=None' misstated."""
     for key in sorted(set(before) | set(now)):
         if before.get(key) != now.get(key):
+            was = f"{key}={before[key]}" if key in before else f"{key} searched"
             raise UserError(
-                f"study '{name}' in {studies.describe_storage(search)} was grown with "
-                f"{key}={before.get(key)}, now {now.get(key)}: keep the settings to resume it, "
-                f"or start another with search.name=<new name>")
+                f"study '{name}' in {studies.describe_storage(search)} was grown with {was}, now "
+                f"{now.get(key, 'searched')}: keep the settings to resume it, or start another "
+                f"with search.name=<new name>")
 
 
 def check_same_data(name: str, before: str | None, now: str, search: DictConfig) -> None:
@@ -681,6 +684,12 @@ def check_outcome(search: DictConfig, opened: dict, failed_workers: list[str]) -
         # above says why, where the runs cannot.
         raise SweepFailed(f"no finished trial in {', '.join(empty)}: every trial failed; each "
                           f"trial's line above and its FAILED run in mlflow ui (make ui) say why")
+    stopped = [f"{study.study_name} ({finished(study)} of {search.n_trials})" for study, _ in opened.values()
+               if 0 < finished(study) < search.n_trials and studies.own_failures(study) >= search.max_failures]
+    if stopped:  # the table's trials column showed it, and nothing else did
+        log.warning("%s: stopped short of the target after search.max_failures=%d failed trials; "
+                    "the table counts only its finished ones, so its budget is smaller than the others'",
+                    ", ".join(stopped), search.max_failures)
     if failed_workers:
         log.warning("%s died; its trial was marked failed and retried, and every study "
                     "reached its target", ", ".join(failed_workers))

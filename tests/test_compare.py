@@ -442,3 +442,16 @@ def test_a_baseline_of_an_arch_studied_later_under_the_same_sweep_name_is_not_it
     sweep = SweepRuns("1", runs)
     assert list(sweep.baselines["run_id"]) == ["n"]
     assert best_trials(sweep)["reshape_head"]["run_id"] == "t"
+
+
+def test_one_seed_logs_no_standard_deviation():
+    """compare.repeats=1 logged test_mse_std/<approach> = 0 for a trained network: in the
+    runs table that reads as no spread, which one seed cannot measure."""
+    from src.report.verdict import approach_metrics
+
+    rows = [{"approach": "seq2seq", "test_mse_mean": 1.1, "test_mse_std": 0.0, "samples": 1},
+            {"approach": "naive", "test_mse_mean": 2.0, "test_mse_std": 0.0, "samples": 1, "deterministic": True},
+            {"approach": "linear", "test_mse_mean": 1.0, "test_mse_std": 0.1, "samples": 3}]
+    metrics = approach_metrics(rows)
+    assert "test_mse_std/seq2seq" not in metrics and metrics["test_mse_mean/seq2seq"] == 1.1
+    assert metrics["test_mse_std/naive"] == 0.0 and metrics["test_mse_std/linear"] == 0.1

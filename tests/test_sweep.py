@@ -812,3 +812,38 @@ def test_the_progress_count_stays_within_its_total_on_a_resume(tmp_path, sweep_a
     run_sweep([*args, "search.archs=[naive,linear]", "search.n_trials=1"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     assert lines and all(line.startswith("[2/2 linear #0]") for line in lines), lines
+
+
+def test_a_study_stopped_by_its_failures_short_of_its_target_is_said(caplog):
+    """One finished trial of three, then search.max_failures failed ones (a sampler whose
+    package is missing): exit 0, and only the table's trials column showed it."""
+    import logging
+
+    from omegaconf import OmegaConf
+    from optuna.trial import create_trial
+
+    from src.sweep import check_outcome
+
+    study = optuna.create_study(study_name="sweep-reshape_head")
+    study.add_trial(create_trial(value=1.0))
+    for _ in range(2):
+        study.add_trial(create_trial(state=TrialState.FAIL))
+    search = OmegaConf.create({"n_trials": 3, "max_failures": 2})
+    with caplog.at_level(logging.WARNING, logger="src.sweep"):
+        check_outcome(search, {"reshape_head": (study, "run")}, failed_workers=[])
+    assert ("sweep-reshape_head (1 of 3): stopped short of the target after search.max_failures=2 "
+            "failed trials") in caplog.text
+
+
+def test_a_setting_searched_before_or_now_is_named_so():
+    from omegaconf import OmegaConf
+
+    from src.sweep import _check_same
+
+    search = OmegaConf.create({"storage": None, "journal": "j.log"})
+    with pytest.raises(UserError, match=r"was grown with train.learning_rate searched, now 0.001: keep"):
+        _check_same("s", {}, {"train.learning_rate": "0.001"}, search)
+    with pytest.raises(UserError, match=r"was grown with train.epochs=2, now searched: keep"):
+        _check_same("s", {"train.epochs": "2"}, {}, search)
+    with pytest.raises(UserError, match=r"was grown with train.epochs=2, now 5: keep"):
+        _check_same("s", {"train.epochs": "2"}, {"train.epochs": "5"}, search)

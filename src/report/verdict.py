@@ -18,10 +18,13 @@ METRICS = {
 
 def approach_metrics(rows: list[dict]) -> dict[str, float]:
     """`test_mse_mean/linear`, `n_params/seq2seq`, ...: one sorted column per statistic in the
-    runs table and one bar per approach in the charts. Missing values are left out."""
+    runs table and one bar per approach in the charts. Missing values are left out, and so
+    is the std of an approach trained with one seed."""
     out = {}
     for row in rows:
         for key, name in METRICS.items():
+            if key.endswith("_std") and row.get("samples", 2) < 2 and not row.get("deterministic"):
+                continue  # one seed measures no spread: a 0 here read as "none"
             value = row.get(key)
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 out[f"{name}/{row['approach']}"] = float(value)
