@@ -807,6 +807,10 @@ def test_a_history_far_outside_the_training_range_is_refused_not_forecast_as_inf
     assert np.isfinite(forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 2.0, 3.0]})).to_numpy()).all()
     with pytest.raises(ForecastInputError, match="values lie too far outside those the model was trained on"):
         forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e39, 3.0]}))
+    # Within float32 but 1e30 training standard deviations away: it forecast absurd numbers.
+    with pytest.raises(ForecastInputError, match=r"scaled, beyond 1e\+06 of its training standard deviations"):
+        forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e30, 3.0]}))
+    assert np.isfinite(forecaster.forecast_frame(pd.DataFrame({"a": [1.0, 1e5, 3.0]})).to_numpy()).all()
 
 
 def test_a_history_beyond_float32_once_scaled_is_refused_though_the_network_saturates():
