@@ -455,3 +455,20 @@ def test_one_seed_logs_no_standard_deviation():
     metrics = approach_metrics(rows)
     assert "test_mse_std/seq2seq" not in metrics and metrics["test_mse_mean/seq2seq"] == 1.1
     assert metrics["test_mse_std/naive"] == 0.0 and metrics["test_mse_std/linear"] == 0.1
+
+
+def test_the_report_draws_a_few_of_many_series_and_says_so(tmp_path):
+    """compare's forecast figure drew a row per series: minutes for 100 (as src.train's did)."""
+    import numpy as np
+
+    from src.data.windows import Split
+    from src.report.figures import forecasts
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 12, 100)), rng.normal(size=(6, 3, 100))
+    split = Split(X=X, y=y, starts=np.arange(6))
+    figure = forecasts(split, {"naive": np.repeat(X[:, -1:], 3, axis=1)}, [f"s{i}" for i in range(100)], 3)
+    assert len(figure.axes) == 8 * 3
+    assert figure._suptitle.get_text().endswith("(8 of 100 series drawn)")
+    assert [ax.get_xlabel() for ax in figure.axes[-3:]] == ["steps from forecast origin"] * 3
+    figure.savefig(tmp_path / "forecasts.png", dpi=60)

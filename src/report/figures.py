@@ -5,6 +5,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from src.data.windowed import Split
+from src.run_figures import series_drawn, with_note
 
 
 def _colors(approaches: list[str]) -> dict[str, str]:
@@ -70,27 +71,32 @@ def error_by(metric_rows: dict[str, dict], keys: list[str], labels: list[str], t
 def forecasts(split: Split, predictions: dict[str, np.ndarray], series: list[str],
               n_windows: int) -> Figure:
     """A few evenly spaced test windows: history, truth and every approach's forecast,
-    one row per series."""
+    one row per series (at most MAX_SERIES_DRAWN of them, evenly spaced: one row per series
+    of 100 took minutes to draw)."""
     colors = _colors(list(predictions))
     n_windows = max(1, min(n_windows, len(split.X)))
     picks = np.linspace(0, len(split.X) - 1, n_windows).round().astype(int)
-    fig = Figure(figsize=(3.4 * n_windows, 2.4 * len(series)))
-    axes = fig.subplots(len(series), n_windows, squeeze=False, sharex=True)
+    drawn, note = series_drawn(len(series))
+    fig = Figure(figsize=(3.4 * n_windows, 2.4 * len(drawn) + 0.5))
+    axes = fig.subplots(len(drawn), n_windows, squeeze=False, sharex=True)
     input_steps, horizon = split.X.shape[1], split.y.shape[1]
     past, future = np.arange(-input_steps + 1, 1), np.arange(1, horizon + 1)
     for col, i in enumerate(picks):
-        for c, name in enumerate(series):
-            ax = axes[c, col]
+        for row, c in enumerate(drawn):
+            ax, name = axes[row, col], series[c]
             ax.plot(past, split.X[i, :, c], color="0.6", lw=1, label="history")
             ax.plot(future, split.y[i, :, c], color="black", lw=1.6, label="truth")
             for arch, forecast in predictions.items():
                 ax.plot(future, forecast[i, :, c], color=colors[arch], lw=1.2, ls="--", label=arch)
             if col == 0:
                 ax.set_ylabel(name)
-            if c == 0:
+            if row == 0:
                 ax.set_title(f"test window {i}", fontsize=9)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    for ax in axes[-1]:
+        ax.set_xlabel("steps from forecast origin")
+    fig.suptitle(with_note("Each approach's best model on test windows", note), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
 
 
