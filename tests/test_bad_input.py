@@ -973,6 +973,21 @@ def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_sampler_whose_package_is_missing_is_refused_before_the_sweep(tmp_path):
+    """CmaEsSampler imports cmaes at its first non-random suggestion: the sweep ran one random
+    trial, failed the next five with ModuleNotFoundError and exited 0 one trial short of 3."""
+    import importlib.util
+
+    if importlib.util.find_spec("cmaes") is not None:
+        pytest.skip("cmaes is installed here: CmaEsSampler would run")
+    result = run_cli("src.sweep", "search.sampler._target_=optuna.samplers.CmaEsSampler",
+                     "~search.sampler.n_startup_trials", *store_overrides(tmp_path), f"search.journal={tmp_path}/j.log")
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "error: search.sampler: CmaEsSampler needs cmaes, not installed here: pip install cmaes"]
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store):
     """A statistical baseline's run (theta) logs no model: the hint said to name the model
     by its approach, which `runs:/<id>/theta` already did."""

@@ -3,6 +3,7 @@ and failing (then retrying) the trials of workers that died."""
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -142,6 +143,21 @@ def study_name(search: DictConfig, approach: str) -> str:
     return f"{search.name}-{approach}"
 
 
+# Packages Optuna imports only at a sampler's first non-random suggestion: without them a
+# sweep ran its random start-up trials, then failed every other one and exited 0.
+SAMPLER_PACKAGES = {"optuna.samplers.CmaEsSampler": ["cmaes"], "optuna.samplers.GPSampler": ["torch", "scipy"],
+                    "optuna.samplers.QMCSampler": ["scipy"]}
+
+
+def check_sampler_packages(sampler: DictConfig | None) -> None:
+    """UserError naming the packages the configured sampler needs and this machine lacks."""
+    target = sampler.get("_target_") if sampler is not None else None
+    missing = [name for name in SAMPLER_PACKAGES.get(target, []) if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"search.sampler: {target.rsplit('.', 1)[-1]} needs {', '.join(missing)}, "
+                        f"not installed here: pip install {' '.join(missing)}")
+
+
 def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
     """The configured sampler; a seeded one gets `seed + seed_offset`, so parallel workers
     and resumed runs do not all draw the same first suggestions. Wrapped round 2**32, the
@@ -154,6 +170,7 @@ def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.B
         overrides["seed"] = int(search.sampler.seed) + (0 if grid else seed_offset)
         if 0 <= int(search.sampler.seed) < 2**32:  # one out of range is the sampler's to refuse
             overrides["seed"] %= 2**32
+    check_sampler_packages(search.sampler)
     return _build_optuna(search.sampler, "search.sampler", **overrides)
 
 
