@@ -49,6 +49,7 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
                         "search.archs=[...] instead of arch=...; widths come from search.space")
     check_space(search.space, cfg)
     studies.build_sampler(search)
+    studies.check_sampler_packages(search.sampler)  # Optuna imports them only mid-sweep
     studies.build_pruner(search)
     services.check_tracking(cfg.tracking.uri)
     services.check_storage(search.storage, cfg.tracking.uri)

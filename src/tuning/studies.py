@@ -170,7 +170,6 @@ def build_sampler(search: DictConfig, seed_offset: int = 0) -> optuna.samplers.B
         overrides["seed"] = int(search.sampler.seed) + (0 if grid else seed_offset)
         if 0 <= int(search.sampler.seed) < 2**32:  # one out of range is the sampler's to refuse
             overrides["seed"] %= 2**32
-    check_sampler_packages(search.sampler)
     return _build_optuna(search.sampler, "search.sampler", **overrides)
 
 
