@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from src.config import CONF_DIR  # noqa: E402
 from src.config import register_configs  # noqa: E402
@@ -65,10 +66,36 @@ def store(tmp_path, empty_store):
 
 
 def make_cfg(*overrides: str, config_name: str = "config"):
-    """The composed config, a copy of its own: each Hydra compose costs about 0.2 s here
-    (Hydra reads and merges some 25 files, its own among them), and a third of the quick
-    suite's composes repeated another test's."""
-    return copy.deepcopy(_composed(config_name, overrides))
+    """What Hydra's compose returns, a copy of its own. Each compose costs about 0.2 s here
+    (Hydra reads and merges some 25 files), and most of the quick suite's differed only in
+    values such as a tmp_path store. So the config groups are composed once per process and
+    the value overrides applied after, as Hydra itself applies them once the defaults are
+    merged (`OmegaConf.update(cfg, key, value, merge=True)`, in order); anything that does
+    not apply that way is composed whole, so Hydra raises its own error."""
+    try:
+        groups, values = _split(overrides)
+        cfg = copy.deepcopy(_composed(config_name, groups))
+        for key, value in values:
+            OmegaConf.update(cfg, key, value, merge=True)
+        return cfg
+    except Exception:
+        return copy.deepcopy(_composed(config_name, tuple(overrides)))
+
+
+def _split(overrides: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str, object]]]:
+    """(what selects config groups or adds or deletes keys, the plain `a.b=value` changes)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    groups, values = [], []
+    for line, parsed in zip(overrides, OverridesParser.create().parse_overrides(list(overrides))):
+        key = parsed.key_or_group
+        if (parsed.type == OverrideType.CHANGE and parsed.package is None and not parsed.is_sweep_override()
+                and "." in key and "/" not in key):
+            values.append((key, parsed.value()))
+        else:
+            groups.append(line)
+    return tuple(groups), values
 
 
 @functools.lru_cache(maxsize=None)

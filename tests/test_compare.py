@@ -8,10 +8,10 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
-from conftest import CONF_DIR
+from conftest import CONF_DIR, make_cfg
 from src.compare import compare
 from src.config import UserError
 from src.sweep import sweep
@@ -26,8 +26,9 @@ pytestmark = pytest.mark.xdist_group("compare")  # one worker builds the module'
 
 
 def call(fn, overrides):
+    cfg = make_cfg(*overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return fn(compose("config", overrides=overrides), *([overrides] if fn is sweep else []))
+        return fn(cfg, *([overrides] if fn is sweep else []))
 
 
 @pytest.fixture(scope="session")  # xdist may run other modules between this one's tests

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
@@ -38,8 +38,9 @@ def sweep_args(tmp_path, store):
 
 
 def run_sweep(overrides):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        return sweep(compose("config", overrides=overrides), overrides)
+    cfg = make_cfg(*overrides)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):  # the sweep composes each study's
+        return sweep(cfg, overrides)
 
 
 def load(tmp_path, name):
@@ -604,9 +605,9 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
     assert "| timedistributed-samples" in capsys.readouterr().out
     from src.compare import compare
 
+    cfg = make_cfg(*sweep_args, f"compare.report_dir={tmp_path}/r", "compare.repeats=0", "compare.register=false")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        report = compare(compose("config", overrides=[*sweep_args, f"compare.report_dir={tmp_path}/r",
-                                                      "compare.repeats=0", "compare.register=false"]))
+        report = compare(cfg)
     notes = {r["approach"]: r.get("notes", "") for r in report}
     assert "the same network as reshape_head-samples" in notes["timedistributed-samples"]
     assert {"reshape_head-samples", "reshape_head", "timedistributed", "naive"} <= set(notes)
