@@ -74,6 +74,10 @@ class BaselineArchConfig:
     # beside search.space; empty: none of its own.
     space: dict[str, Any] = field(default_factory=dict)
 
+    # Not a config key: False where train.* (epochs, learning rate, batch size) cannot change
+    # the fit, so a sweep does not search them for it (trained_by_gradient).
+    BY_GRADIENT = True
+
 
 @dataclass
 class RecurrentArchConfig(BaselineArchConfig):
@@ -81,18 +85,35 @@ class RecurrentArchConfig(BaselineArchConfig):
 
 
 @dataclass
+class NaiveArchConfig(BaselineArchConfig):
+    BY_GRADIENT = False  # not fitted at all
+
+
+@dataclass
 class LinearArchConfig(BaselineArchConfig):
     alphas: list[float] = MISSING
+
+    BY_GRADIENT = False  # ridge, in closed form
 
 
 @dataclass
 class SeasonalNaiveArchConfig(BaselineArchConfig):
     period: int = MISSING
 
+    BY_GRADIENT = False
+
 
 @dataclass
 class StatisticalArchConfig(BaselineArchConfig):
     season_length: int = MISSING
+
+    BY_GRADIENT = False  # statsmodels' own fit
+
+
+def trained_by_gradient(arch: DictConfig) -> bool:
+    """Whether train.* shapes this arch config's fit: True for an arch typed by its builder
+    alone (no schema under /schema/arch/), which is a network to train."""
+    return getattr(OmegaConf.get_type(arch), "BY_GRADIENT", True)
 
 
 @dataclass
@@ -402,6 +423,7 @@ def register_configs() -> None:
     cs.store(group="schema/data", name="csv", node=CsvDataConfig)
     cs.store(group="schema/arch", name="recurrent", node=RecurrentArchConfig)
     cs.store(group="schema/arch", name="baseline", node=BaselineArchConfig)
+    cs.store(group="schema/arch", name="naive", node=NaiveArchConfig)
     cs.store(group="schema/arch", name="linear", node=LinearArchConfig)
     cs.store(group="schema/arch", name="seasonal_naive", node=SeasonalNaiveArchConfig)
     cs.store(group="schema/arch", name="statistical", node=StatisticalArchConfig)

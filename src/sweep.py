@@ -113,19 +113,24 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[dict[a
     composed = {a: compose("config", overrides=merge_overrides(overrides, a.overrides)) for a in every}
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
     planned, same = approaches.plan(every, lambda a: composed[a].arch, shape)
-    say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned})
+    say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned}, list(parse_space(cfg.search.space)))
     return {a: composed[a] for a in planned}, same
 
 
-def say_unequal_spaces(searched: dict[str, list[str]]) -> None:
+def say_unequal_spaces(searched: dict[str, list[str]], offered: list[str]) -> None:
     """Architecture is the compared factor, so every study should search as many nuisance
-    parameters; where one searches fewer (no arch.units for depth/units/taper, or fewer of
-    its own in arch.space), say so: its budget buys less tuning."""
+    parameters; where one searches fewer (no arch.units for depth/units/taper, not trained by
+    gradient for train.*, or fewer of its own in arch.space), say so: its budget buys less
+    tuning. One that searches nothing of search.space's `offered` runs the same fit each trial."""
     most = max(searched.values(), key=len, default=[])
     for label, names in searched.items():
-        if len(names) < len(most):
+        if offered and not names:
+            log.warning("%s searches nothing: none of search.space's parameters (%s) applies to it, so "
+                        "its trials are all the same fit; list it in search.baselines to fit it once",
+                        label, ", ".join(offered))
+        elif len(names) < len(most):
             others = ", ".join(n for n in most if n not in names)
-            log.warning("%s searches fewer parameters than the others (%d, not %d: it has no %s); "
+            log.warning("%s searches fewer parameters than the others (%d, not %d: %s do not apply to it); "
                         "its budget buys less tuning", label, len(names), len(most), others)
 
 

@@ -77,10 +77,10 @@ def test_it_searches_its_own_parameter_and_the_sweep_says_it_searches_fewer(conv
 
     lstm = list(approach_space(make_cfg("arch=reshape_head")))
     with caplog.at_level(logging.WARNING):
-        say_unequal_spaces({"reshape_head": lstm, "conv1d": list(space)})
+        say_unequal_spaces({"reshape_head": lstm, "conv1d": list(space)}, lstm)
     assert [r.getMessage() for r in caplog.records] == [
-        "conv1d searches fewer parameters than the others (3, not 5: it has no depth, units, "
-        "taper); its budget buys less tuning"]
+        "conv1d searches fewer parameters than the others (3, not 5: depth, units, taper do not "
+        "apply to it); its budget buys less tuning"]
     bad = make_cfg(*conv, "arch.space.filters.key=arch.width")
     with pytest.raises(UserError, match="arch.space.filters.key: no config key 'arch.width'"):
         approach_space(bad)

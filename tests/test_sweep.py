@@ -540,6 +540,7 @@ def test_a_trials_config_is_what_hydra_composes_from_its_overrides(arch):
     again: the result must be the config `python -m src.train <the trial's overrides>` gets."""
     from omegaconf import OmegaConf
 
+    from src.config import trained_by_gradient
     from src.overrides import merge_overrides
     from src.tuning.approaches import Approach
     from src.tuning.space import approach_space, as_overrides, suggest
@@ -553,7 +554,8 @@ def test_a_trials_config_is_what_hydra_composes_from_its_overrides(arch):
     job = StudyJob(approach, approach_cfg, approach_space(approach_cfg), "parent", {})
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     values = suggest(trial, job.space, job.base_units)
-    assert "train.learning_rate" in values and ("arch.units" in values) == (job.base_units is not None)
+    assert ("train.learning_rate" in values) == trained_by_gradient(approach_cfg.arch)
+    assert ("arch.units" in values) == (job.base_units is not None) and "data.scaling" in values
     composed = make_cfg(*merge_overrides(base, [*approach.overrides, *as_overrides(values)]))
     assert OmegaConf.to_container(trial_config(job, values)) == OmegaConf.to_container(composed)
     assert OmegaConf.to_container(job.cfg) == OmegaConf.to_container(approach_cfg)  # left as it was
@@ -628,13 +630,33 @@ def test_a_study_that_searches_fewer_parameters_is_said(caplog):
     from src.sweep import say_unequal_spaces
     from src.tuning.space import approach_space
 
+    offered = ["depth", "units", "taper", "learning_rate", "batch_size"]
     lstm = list(approach_space(make_cfg("arch=seq2seq")))
-    say_unequal_spaces({"reshape_head": list(approach_space(make_cfg())), "seq2seq": lstm})
+    assert lstm == offered
+    say_unequal_spaces({"reshape_head": list(approach_space(make_cfg())), "seq2seq": lstm}, offered)
     assert not caplog.records
-    say_unequal_spaces({"seq2seq": lstm, "linear": list(approach_space(make_cfg("arch=linear")))})
+    scaling = "++search.space.scaling={type:categorical,choices:[global,window],key:data.scaling}"
+    say_unequal_spaces({"seq2seq": [*lstm, "scaling"],
+                        "linear": list(approach_space(make_cfg("arch=linear", scaling)))}, [*offered, "scaling"])
     [record] = caplog.records
-    assert record.getMessage().startswith("linear searches fewer parameters than the others "
-                                          "(2, not 5: it has no depth, units, taper)")
+    assert record.getMessage().startswith("linear searches fewer parameters than the others (1, not 6: "
+                                          "depth, units, taper, learning_rate, batch_size do not apply to it)")
+
+
+@pytest.mark.parametrize("arch", ["linear", "naive", "ets", "seasonal_naive"])
+def test_an_approach_not_trained_by_gradient_searches_no_train_setting(arch, caplog):
+    """Before, a study of linear (ridge in closed form) sampled a learning rate and a batch
+    size it never used: its trials were the same fit, and the sweep said it searched 2 of 5."""
+    from src.sweep import say_unequal_spaces
+    from src.tuning.space import approach_space
+
+    offered = ["depth", "units", "taper", "learning_rate", "batch_size"]
+    assert approach_space(make_cfg(f"arch={arch}")) == {}
+    say_unequal_spaces({"reshape_head": offered, arch: []}, offered)
+    [record] = caplog.records
+    assert record.getMessage() == (
+        f"{arch} searches nothing: none of search.space's parameters (depth, units, taper, learning_rate, "
+        "batch_size) applies to it, so its trials are all the same fit; list it in search.baselines to fit it once")
 
 
 def test_workers_null_means_one_per_core_and_study_as_the_memory_allows(monkeypatch):

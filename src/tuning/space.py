@@ -6,7 +6,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from src.config import ParamSpec, UserError
+from src.config import ParamSpec, UserError, trained_by_gradient
 
 SHAPE_PARAMS = ("depth", "units", "taper")  # together they set arch.units
 TYPES = ("int", "float", "categorical")
@@ -112,11 +112,15 @@ def _check_values(entry: str, spec: ParamSpec, cfg: DictConfig) -> None:
 
 def approach_space(cfg: DictConfig) -> dict[str, ParamSpec]:
     """What a study of cfg.arch searches: the entries of search.space that apply to it
-    (depth, units and taper only where its config has arch.units), then the arch's own
-    arch.space (checked; an entry there replaces a search.space entry of the same name)."""
-    has_units = "units" in cfg.arch
-    shared = {name: spec for name, spec in parse_space(cfg.search.space).items()
-              if spec.key is not None or has_units}
+    (depth, units and taper only where its config has arch.units, train.* keys only where it
+    is trained by gradient), then the arch's own arch.space (checked; an entry there
+    replaces a search.space entry of the same name)."""
+    has_units, by_gradient = "units" in cfg.arch, trained_by_gradient(cfg.arch)
+
+    def applies(spec: ParamSpec) -> bool:
+        return has_units if spec.key is None else by_gradient or not spec.key.startswith("train.")
+
+    shared = {name: spec for name, spec in parse_space(cfg.search.space).items() if applies(spec)}
     return {**shared, **check_space(cfg.arch.get("space") or {}, cfg, where="arch.space")}
 
 
