@@ -61,7 +61,9 @@ compare: setup ## report on the sweep: table, repeats over seeds, plots (experim
 forecast: setup ## the champion's forecast for a CSV: make forecast ARGS="data.path=load.csv"
 	$(PY) -m src.forecast $(ARGS)
 
+# The model checked first: MLflow's server answers a URI that names no model with a traceback.
 serve: setup ## serve the champion on http://127.0.0.1:5002/invocations (MODEL=models:/...)
+	@MLFLOW_TRACKING_URI=$(STORE) $(PY) -m src.serving.check $(MODEL)
 	PATH=$(VENV)/bin:$$PATH MLFLOW_TRACKING_URI=$(STORE) $(PY) -m mlflow models serve -m $(MODEL) --env-manager local \
 	    --host 127.0.0.1 --port $(SERVE_PORT)
 

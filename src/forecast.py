@@ -89,47 +89,11 @@ def _months_apart(times: pd.DatetimeIndex) -> pd.DateOffset | None:
 
 
 def load(uri: str, tmp: Path):
-    from mlflow.exceptions import MlflowException
-
+    from src.serving.check import model_errors
     from src.serving.logged import load_forecaster
 
-    if "/" not in uri:  # neither models:/..., runs:/..., another scheme nor a folder
-        raise UserError(f"model {uri}: not a model URI; use models:/<name>@<alias>, "
-                        f"models:/<name>/<version> or runs:/<run id>/<approach> (a run logs its model under its arch's name)")
-    try:
+    with model_errors(uri):
         return load_forecaster(uri, tmp)
-    except MlflowException as err:
-        message = str(err.message).splitlines()[0]
-        raise UserError(f"model {uri}: {message}{load_hint(uri)}") from None
-    except ImportError as err:  # a URI scheme whose client is not installed, e.g. s3://
-        raise UserError(f"model {uri}: cannot read it here: {err}") from None
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(f"model {uri}: not a model logged by this project ({err})") from None
-
-
-def load_hint(uri: str) -> str:
-    """What to do when `uri` names no model."""
-    if "@champion" in uri:
-        return ("; run `make compare` to register one, or name the sweep whose champion you want: "
-                "the model is <tracking.experiment>-<search.name>, so after a preset such as "
-                "experiment=my_csv give tracking.experiment=my_csv search.name=my_csv")
-    if not uri.startswith("runs:/"):
-        return ""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from src import run_tags
-
-    try:
-        run = MlflowClient().get_run(uri[len("runs:/"):].split("/", 1)[0])
-    except MlflowException:
-        return ""
-    if run_tags.MODEL_URI not in run.data.tags:
-        return (f"; run {run.info.run_id} ({run.data.tags.get(run_tags.ARCH, 'no arch')}) logged no MLflow "
-                f"model: the statistical baselines (ets, theta, arima) log none, nor does a run "
-                f"with tracking.log_model=false or one that failed before its end")
-    return ("; a run logs its model under its approach's name: runs:/<run id>/<approach>, "
-            "e.g. runs:/<run id>/reshape_head")
 
 
 def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:

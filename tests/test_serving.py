@@ -297,3 +297,29 @@ def test_mlflow_models_serve_answers_with_the_forecast_cli_numbers(champion):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+
+
+def test_make_serve_checks_its_model_in_one_line_before_the_server_starts(champion):
+    """`make serve` of a model that is not there (before `make compare`, or a preset's champion
+    under the default name) ended in MLflow's traceback; it now checks the model first."""
+    tmp, _, _ = champion
+
+    def check(uri: str, store: Path):
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}", "PYTHONPATH": str(ROOT)}
+        return subprocess.run([sys.executable, "-m", "src.serving.check", uri], capture_output=True,
+                              text=True, env=env, cwd=tmp, timeout=120)
+
+    assert check("models:/serve-s@champion", tmp / "mlflow.db").returncode == 0
+    missing = check("models:/many2many-sweep@champion", tmp / "mlflow.db")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr[-2000:]
+    assert missing.stderr.startswith("error: model models:/many2many-sweep@champion: Registered Model "
+                                     "with name=many2many-sweep not found; run `make compare` to register one")
+    no_store = check("models:/serve-s@champion", tmp / "elsewhere" / "mlflow.db")
+    assert no_store.returncode == 2 and no_store.stderr.startswith("error: no MLflow store at sqlite:///")
+    assert not (tmp / "elsewhere").exists()
+    # What `make serve` runs, in order (-n: printed, not run).
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT), "serve", "MODEL=models:/x@champion"],
+                         capture_output=True, text=True, timeout=60)
+    commands = [line for line in dry.stdout.splitlines() if "models:/x@champion" in line]
+    assert len(commands) == 2 and "-m src.serving.check models:/x@champion" in commands[0]
+    assert "-m mlflow models serve -m models:/x@champion" in commands[1]
