@@ -13,9 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 from src import run_tags
 from src.config import UserError
 from src.redact import redact
+from src.services import SQLITE_PREFIX
 from src.versions import versions
-
-SQLITE_PREFIX = "sqlite:///"
 
 # A dead tracking server should fail a worker within seconds, not after MLflow's default
 # minutes of retries; a short blip is still retried. Set them yourself to change this.

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from src.services import SQLITE_PREFIX
+
 CONF = Path(__file__).resolve().parent.parent / "conf"
-SQLITE_PREFIX = "sqlite:///"
 
 
 def runs_url(port: str, uri: str, experiment: str) -> str:
