@@ -473,3 +473,21 @@ def test_the_report_draws_a_few_of_many_series_and_says_so(tmp_path):
     assert figure._suptitle.get_text().endswith("(8 of 100 series drawn)")
     assert [ax.get_xlabel() for ax in figure.axes[-3:]] == ["steps from forecast origin"] * 3
     figure.savefig(tmp_path / "forecasts.png", dpi=60)
+
+
+def test_error_bars_are_drawn_only_where_a_spread_was_measured():
+    """One seed or a deterministic baseline has no spread: its bars were drawn with a cap at
+    the mean, which reads as a spread of exactly zero."""
+    import numpy as np
+
+    from src.report.figures import error_by
+
+    stats = {"reshape_head": {"test_mse/a": (1.0, 0.2), "test_mse/b": (2.0, 0.1)},  # three seeds
+             "linear": {"test_mse/a": (0.5, 0.0), "test_mse/b": (0.7, 0.0)}}       # deterministic
+    figure = error_by(stats, ["test_mse/a", "test_mse/b"], ["a", "b"], "Test MSE per series", "series", bars=True)
+    ax = figure.axes[0]
+    bars = {c.get_label(): [round(b.get_x() + b.get_width() / 2, 6) for b in c] for c in ax.containers
+            if c.get_label() in stats}
+    caps = [round(float(s[0][0]), 6) for c in ax.containers if getattr(c, "has_yerr", False)
+            for s in c.lines[2][0].get_segments() if np.isfinite(s).all()]
+    assert sorted(caps) == bars["reshape_head"] and not set(caps) & set(bars["linear"])

@@ -54,8 +54,13 @@ def error_by(metric_rows: dict[str, dict], keys: list[str], labels: list[str], t
         mean = np.array([values.get(k, (np.nan, 0))[0] for k in keys])
         std = np.array([values.get(k, (np.nan, 0))[1] for k in keys])
         if bars:
-            ax.bar(x + i * width - 0.4 + width / 2, mean, width, yerr=std, color=colors[arch],
-                   label=arch, capsize=2)
+            # No error bar where no spread was measured (one seed, or a deterministic
+            # baseline): a cap at the mean read as a spread of exactly zero.
+            left = x + i * width - 0.4 + width / 2
+            ax.bar(left, mean, width, color=colors[arch], label=arch)
+            spread = std > 0
+            ax.errorbar(left[spread], mean[spread], yerr=std[spread], fmt="none", ecolor="black",
+                        capsize=2, label="_nolegend_")
         else:
             ax.plot(x + 1, mean, marker="o", color=colors[arch], label=arch)
             ax.fill_between(x + 1, mean - std, mean + std, color=colors[arch], alpha=0.15)
