@@ -176,6 +176,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                 study.set_user_attr("mlflow_parent_run_id", run_id)
             else:
                 client.update_run(run_id, status="RUNNING")
+                note_changed_search(client, run_id, study.study_name, cfg.search)
             client.log_metric(run_id, "target_trials", cfg.search.n_trials)
             if twins:  # the report names them beside this approach
                 client.set_tag(run_id, run_tags.SAME_NETWORK, ",".join(twins))
@@ -184,6 +185,19 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                             "failed, a retry is queued", arch, number)
             opened[arch] = (study, run_id)
     return opened
+
+
+def note_changed_search(client, run_id: str, study_name: str, search: DictConfig) -> None:
+    """A study resumed with another sampler or pruner (they may change, unlike its settings):
+    its run's tag names each in turn, e.g. "TPESampler, then RandomSampler". MLflow params
+    cannot change, so its search.* params stay those of the run that created it."""
+    tags = client.get_run(run_id).data.tags
+    for key, node in (("sampler", search.sampler), ("pruner", search.pruner)):
+        before, now = tags.get(key), node._target_.rsplit(".", 1)[-1]
+        if before and before.rsplit(", then ", 1)[-1] != now:
+            client.set_tag(run_id, key, f"{before}, then {now}")
+            log.warning("%s: resumed with %s (so far %s); its run's search.* params are those it "
+                        "was created with", study_name, now, before)
 
 
 def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str], fingerprint: str) -> None:

@@ -203,6 +203,23 @@ def test_changed_settings_do_not_resume_a_study(tmp_path, sweep_args):
 
 
 @pytest.mark.slow
+def test_a_study_resumed_with_another_sampler_says_so_on_its_run(tmp_path, sweep_args, caplog):
+    """The sampler and pruner may change between runs of a sweep; the study's run kept the
+    first run's sampler tag, so mlflow ui named a sampler its later trials did not use."""
+    args = [*sweep_args, "search.archs=[naive]", "search.baselines=[]", "search.n_trials=1"]
+    random_sampler = ["search.sampler._target_=optuna.samplers.RandomSampler", "~search.sampler.n_startup_trials"]
+    run_sweep(args)
+    run_sweep([*args[:-1], "search.n_trials=2", *random_sampler])
+    _, [parent] = runs(tmp_path, "tags.role = 'study'")
+    assert parent.data.tags["sampler"] == "TPESampler, then RandomSampler"
+    assert parent.data.tags["pruner"] == "MedianPruner"
+    assert "sweep-naive: resumed with RandomSampler (so far TPESampler)" in caplog.text
+    run_sweep([*args[:-1], "search.n_trials=3", *random_sampler])
+    _, [parent] = runs(tmp_path, "tags.role = 'study'")
+    assert parent.data.tags["sampler"] == "TPESampler, then RandomSampler"  # not named again
+
+
+@pytest.mark.slow
 def test_a_study_on_data_that_changed_since_is_refused(tmp_path, sweep_args):
     """A CSV that grew between two runs of one sweep: the rerun resumed the study, its new
     trial was scored on other validation windows and selected over the old one, the old
