@@ -166,6 +166,25 @@ def test_local_times_across_a_clock_change_are_read_in_utc(tmp_path):
     assert str(history.index.tz) == "UTC" and history.index[-1] == pd.Timestamp("2024-04-01T10:00:00Z")
 
 
+def test_dates_written_as_yyyymmdd_numbers_are_read_as_dates(tmp_path):
+    """Before, 20240131 was a number: the forecast went on at the median step, 20240132."""
+    from omegaconf import OmegaConf
+
+    from src.forecast import next_index, read_history
+
+    path = tmp_path / "days.csv"
+    days = pd.date_range("2024-01-01", periods=200, freq="D")
+    frame = pd.DataFrame({"date": days.strftime("%Y%m%d").astype(int), "load": np.arange(200.0)})
+    frame.iloc[::-1].to_csv(path, index=False)  # newest first, as exports often are
+    assert list(read_csv(str(path)).columns) == ["load"]
+    history = read_history(OmegaConf.create({"path": str(path), "time_column": None}))
+    assert list(history.index[:2]) == list(days[:2]) and history["load"].iloc[-1] == 199.0
+    assert list(next_index(history, 2)) == [pd.Timestamp("2024-07-19"), pd.Timestamp("2024-07-20")]
+    # Numbers that are not all such dates stay numbers.
+    pd.DataFrame({"date": [20240130, 20240131, 20240132], "load": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
+    assert list(next_index(read_history(OmegaConf.create({"path": str(path), "time_column": None})), 1)) == [20240133]
+
+
 def test_a_time_column_of_numbers_stays_numbers_and_is_not_a_series(tmp_path):
     """Before, years were read as nanoseconds after 1970, and training took them as a series."""
     path = tmp_path / "years.csv"

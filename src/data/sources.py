@@ -88,6 +88,9 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
     values = frame[column]
     numbers = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     times = values if numbers else _parse_times(values, column, file)
+    if numbers and (dates := _yyyymmdd(values)) is not None:
+        log.info("column '%s' in %s holds dates written as numbers (yyyymmdd): read as dates", column, file)
+        times, numbers = dates, False
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise UserError(f"column '{column}' in {file} row {row} is not a time: {values.iloc[row]!r}")
@@ -101,6 +104,17 @@ def oldest_first(frame: pd.DataFrame, column: str, file: Path) -> tuple[pd.DataF
                         f"earlier than the row before it: the rows are out of time order; sort the file by {column}")
     index = pd.Index(times.to_numpy(), name=column) if numbers else pd.DatetimeIndex(times, name=column)
     return frame.reset_index(drop=True), index
+
+
+def _yyyymmdd(values: pd.Series) -> pd.Series | None:
+    """Whole numbers that are each a valid date written yyyymmdd (20240131), as dates; else
+    None. Taken as numbers they stepped past each month's end (20240131, 20240132, ...)."""
+    if not pd.api.types.is_integer_dtype(values) or values.empty:
+        return None
+    if not values.between(1000_01_01, 2999_12_31).all():
+        return None
+    dates = pd.to_datetime(values.astype("int64").astype(str), format="%Y%m%d", errors="coerce")
+    return None if dates.isna().any() else dates
 
 
 # A date that may be day first or month first: 01/12/2023, 1.12.23, 01-12-2023.
