@@ -111,11 +111,26 @@ def describe_compose_error(err: BaseException) -> str:
     if key and "is not a valid bool" in first:
         return f"{key.group(1)}: expected true or false, got {first.split(' is not')[0][6:]}"
     if key and "not in" in first:
-        return (f"{key.group(1)}: unknown key (no schema declares it); "
-                f"`python -m src.train --cfg job` prints every key")
+        return f"{key.group(1)}: {_unknown_key(key.group(1))}"
     if key:
         return f"{key.group(1)}: {first}"
     return str(err).splitlines()[0] if str(err) else first
+
+
+def _unknown_key(key: str) -> str:
+    """What to say of a key no schema declares. A search space's entries are open: a field
+    an entry leaves out (step, log, choices) or a new entry is added with Hydra's `+`."""
+    from dataclasses import fields
+
+    from src.config import ParamSpec
+
+    space = re.fullmatch(r"((?:search|arch)\.space)\.(\w+)(?:\.(\w+))?", key)
+    if space and space.group(3) in {f.name for f in fields(ParamSpec)}:
+        return f"not set in this entry; add it with a leading +: +{key}=..."
+    if space and space.group(3) is None:
+        return (f"no such entry in {space.group(1)}; add one with a leading ++: "
+                f"'++{key}={{type:float,low:...,high:...,key:...}}'")
+    return "unknown key (no schema declares it); `python -m src.train --cfg job` prints every key"
 
 
 def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:

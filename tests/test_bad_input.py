@@ -43,6 +43,13 @@ def one_error_line(capsys) -> str:
     ("foo=1", "error: foo: unknown key"),
     ("data.columns=[a]", "error: data.columns: unknown key"),
     ("train.epochs=[1", "error: cannot parse override 'train.epochs=[1'"),
+    # A field the entry leaves out, or a new entry: Hydra's own hint to use + was lost.
+    ("search.space.depth.step=2", "error: search.space.depth.step: not set in this entry; add it with a "
+                                  "leading +: +search.space.depth.step=..."),
+    ("search.space.scaling={type:categorical,choices:[global,window],key:data.scaling}",
+     "error: search.space.scaling: no such entry in search.space; add one with a leading ++: "
+     "'++search.space.scaling={type:float,low:...,high:...,key:...}'"),
+    ("search.space.depth.nope=2", "error: search.space.depth.nope: unknown key"),
 ])
 def test_compose_errors_are_one_line_and_exit_2(capsys, override, message):
     with pytest.raises(SystemExit) as exit_:
