@@ -249,6 +249,30 @@ def write_report(folder: Path, rows: list[dict], figures: dict, missing: list[st
     return table
 
 
+def check_data_is_the_sweeps(cfg: DictConfig, best: dict[str, pd.Series], fingerprint: str) -> None:
+    """The report is on the windows the sweep ran on. Data settings given here that make
+    other windows were ignored (a report on 200 windows for data.n_windows=300): UserError
+    naming each setting that differs from the sweep's."""
+    from src.data.windowed import prepare
+    from src.report.repeats import run_config
+    from src.tracking import flatten
+
+    if not best or prepare(cfg.data).fingerprint == fingerprint:
+        return
+    per_approach = ("data.stacking", "data.scaling")  # each study's own; the windows are the same
+    given = flatten(cfg, only=("data",))
+    swept = flatten(run_config(next(iter(best.values()))["run_id"]), only=("data",))
+    keys = [key for key in sorted(given.keys() | swept.keys())
+            if key not in per_approach and given.get(key) != swept.get(key)]
+    # data.source.* repeats data.* through interpolations: named only where nothing else differs
+    keys = [key for key in keys if not key.startswith("data.source.")] or keys
+    differ = [f"{key}={given.get(key)} here, {swept.get(key)} in the sweep" for key in keys]
+    raise UserError(f"the data given here is not what sweep '{cfg.search.name}' ran on ("
+                    f"{'; '.join(differ) or 'the same settings, other values: has the file changed?'}); "
+                    f"the report is on the sweep's data: give its data settings, or sweep this data "
+                    f"under another search.name")
+
+
 def compare(cfg: DictConfig) -> list[dict]:
     """Build the report; returns its rows."""
     from src import tracking
@@ -274,6 +298,7 @@ def compare(cfg: DictConfig) -> list[dict]:
         best[run["tags.approach"]] = run  # the latest finished run of each baseline
     best = {arch: run for arch, run in best.items()
             if all(pd.notna(run.get(f"metrics.{m}")) for m in sweep_runs.REQUIRED_METRICS)}
+    check_data_is_the_sweeps(cfg, best, fingerprint)
     unfinished = [arch for arch in sweep_runs.approaches(sweep) if arch not in best]
     for arch in unfinished:
         log.warning("%s: no finished trial with every metric in sweep '%s'; its row says so",

@@ -491,3 +491,19 @@ def test_error_bars_are_drawn_only_where_a_spread_was_measured():
     caps = [round(float(s[0][0]), 6) for c in ax.containers if getattr(c, "has_yerr", False)
             for s in c.lines[2][0].get_segments() if np.isfinite(s).all()]
     assert sorted(caps) == bars["reshape_head"] and not set(caps) & set(bars["linear"])
+
+
+@pytest.mark.slow
+def test_data_settings_other_than_the_sweeps_are_refused_by_name(swept, tmp_path):
+    """Before, they were ignored: a report on the sweep's 200 windows for data.n_windows=300,
+    exit 0. Each study's stacking and scaling are its own and not compared."""
+    tmp, base = swept
+    cfg = [*(a for a in base if not a.startswith("compare.report_dir")), f"compare.report_dir={tmp_path}/r",
+           "compare.repeats=0", "compare.register=false"]
+    with pytest.raises(UserError, match=r"^the data given here is not what sweep 'sweep' ran on \(data.n_windows=300 "
+                                        r"here, 200 in the sweep; data.noise=0.5 here, 1.0 in the sweep\); the "
+                                        r"report is on the sweep's data"):
+        call(compare, [*cfg, "data.n_windows=300", "data.noise=0.5"])
+    assert not (tmp_path / "r").exists()
+    rows = call(compare, [*cfg, "data.scaling=global", "data.stacking=samples"])
+    assert {r["approach"] for r in rows} == {"reshape_head", "linear", "naive", "theta"}
