@@ -363,7 +363,11 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
 @pytest.mark.parametrize("override, message", [
     ("search.space.units.low=100", "search.space.units: low \\(100\\) is greater than high \\(4\\)"),
     ("+search.space.dropout={type:float,low:0,high:0.5}", "search.space.dropout: unknown parameter"),
-    ("+search.space.dropout={type:float,low:0,high:0.5,key:arch.dropout}", "no config key 'arch.dropout'"),
+    ("+search.space.dropout={type:float,low:0,high:0.5,key:train.dropout}", "no config key 'train.dropout'"),
+    # An arch's own key (seasonal_naive's period) was checked against the default arch only:
+    # "no config key", even with search.archs=[seasonal_naive].
+    ("+search.space.p={type:int,low:2,high:7,key:arch.period}", "search.space.p.key: arch.period is an arch's "
+     "own setting, and search.space applies to every study: put the entry in that arch's arch.space"),
     ("search.space.depth.type=integer", "search.space.depth.type must be one of int, float, categorical"),
     ("search.space.batch_size.choices=[]", "needs a non-empty list of choices"),
     ("search.space.learning_rate.low=0", "a log scale needs low > 0"),

@@ -41,6 +41,12 @@ def check_space(space: DictConfig, cfg: DictConfig, where: str = "search.space")
         if spec.key is None and name not in SHAPE_PARAMS:
             raise UserError(f"{entry}: unknown parameter; {', '.join(SHAPE_PARAMS)} shape "
                             f"arch.units, any other needs key: <config key> (e.g. train.learning_rate)")
+        if spec.key is not None and where == "search.space" and spec.key.startswith("arch."):
+            # Checked against the default arch only, it refused a key the searched archs have,
+            # or passed one they lack (their every trial failed).
+            raise UserError(f"{entry}.key: {spec.key} is an arch's own setting, and search.space applies "
+                            f"to every study: put the entry in that arch's arch.space "
+                            f"(conf/arch/<arch>.yaml), which only its study searches")
         if spec.key is not None:
             node = OmegaConf.select(cfg, spec.key, default=_ABSENT)
             if node is _ABSENT:
