@@ -112,8 +112,9 @@ class StatisticalArchConfig(BaselineArchConfig):
 
 def trained_by_gradient(arch: DictConfig) -> bool:
     """Whether train.* shapes this arch config's fit: True for an arch typed by its builder
-    alone (no schema under /schema/arch/), which is a network to train."""
-    return getattr(OmegaConf.get_type(arch), "BY_GRADIENT", True)
+    alone (no schema under /schema/arch/), which is a network to train, unless it is fitted
+    in closed form (ridge penalties `alphas`, as src.models.ridge.is_closed_form says)."""
+    return getattr(OmegaConf.get_type(arch), "BY_GRADIENT", True) and "alphas" not in arch
 
 
 @dataclass

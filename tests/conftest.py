@@ -87,7 +87,7 @@ def _split(overrides: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str,
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
 
-    groups, values = [], []
+    groups, values, composed_keys = [], [], []
     for line, parsed in zip(overrides, OverridesParser.create().parse_overrides(list(overrides))):
         key = parsed.key_or_group
         if (parsed.type == OverrideType.CHANGE and parsed.package is None and not parsed.is_sweep_override()
@@ -95,7 +95,16 @@ def _split(overrides: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str,
             values.append((key, parsed.value()))
         else:
             groups.append(line)
+            composed_keys.append(key)
+    # Hydra applies +, ++ and ~ in order with the plain changes: where one touches a key a plain
+    # change also sets (or a parent or child of it), applying the plain change last could differ.
+    if any(_nested(a, b) for a in composed_keys for b, _ in values):
+        raise ValueError("an add or delete shares a key with a plain change")
     return tuple(groups), values
+
+
+def _nested(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 @functools.lru_cache(maxsize=None)

@@ -146,6 +146,9 @@ def test_help_with_a_bad_override_is_one_line():
     # one key changed twice, around a group override: the last change holds, as in Hydra
     ["train.epochs=3", "data=csv", "data.path=x.csv", "train.epochs=4", "++train.patience=7"],
     ["search.sampler._target_=optuna.samplers.RandomSampler", "arch.units=[4]", "arch=timedistributed"],
+    # a plain change, then ++ of the same key or of its parent: the later one holds (a review's find)
+    ["train.patience=3", "++train.patience=7"],
+    ["search.space.depth.high=2", "++search.space.depth={type:int,low:1,high:3}"],
 ])
 def test_the_suites_composes_are_hydras(overrides):
     """make_cfg composes the config groups once and applies value overrides after, as
@@ -160,12 +163,13 @@ def test_the_suites_composes_are_hydras(overrides):
     assert OmegaConf.is_struct(made) and type(made.train._metadata.object_type) is type(expected.train._metadata.object_type)
 
 
-@pytest.mark.parametrize("override", ["train.nope=1", "train.epochs=abc", "train.epochs=[1", "arch=nope"])
-def test_the_suites_composes_fail_as_hydras_do(override):
+@pytest.mark.parametrize("overrides", [["train.nope=1"], ["train.epochs=abc"], ["train.epochs=[1"], ["arch=nope"],
+                                       ["search.space.depth.step=2", "+search.space.depth.step=3"]])
+def test_the_suites_composes_fail_as_hydras_do(overrides):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None), \
             pytest.raises(Exception) as expected:
-        compose("config", overrides=[override])
+        compose("config", overrides=overrides)
     with pytest.raises(type(expected.value), match=re.escape(str(expected.value).splitlines()[0])):
-        make_cfg(override)
+        make_cfg(*overrides)

@@ -314,6 +314,7 @@ def test_make_serve_checks_its_model_in_one_line_before_the_server_starts(champi
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr[-2000:]
     assert missing.stderr.startswith("error: model models:/many2many-sweep@champion: Registered Model "
                                      "with name=many2many-sweep not found; run `make compare` to register one")
+    assert "it is models:/my_csv-my_csv@champion (make serve MODEL=...;" in missing.stderr  # what make serve takes
     no_store = check("models:/serve-s@champion", tmp / "elsewhere" / "mlflow.db")
     assert no_store.returncode == 2 and no_store.stderr.startswith("error: no MLflow store at sqlite:///")
     assert not (tmp / "elsewhere").exists()

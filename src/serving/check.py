@@ -35,7 +35,8 @@ def load_hint(uri: str) -> str:
     if "@champion" in uri:
         return ("; run `make compare` to register one, or name the sweep whose champion you want: "
                 "the model is <tracking.experiment>-<search.name>, so after a preset such as "
-                "experiment=my_csv give tracking.experiment=my_csv search.name=my_csv")
+                "experiment=my_csv it is models:/my_csv-my_csv@champion (make serve MODEL=...; "
+                "src.forecast: give tracking.experiment=my_csv search.name=my_csv)")
     if not uri.startswith("runs:/"):
         return ""
     from mlflow.exceptions import MlflowException
