@@ -91,9 +91,7 @@ class NaiveArchConfig(BaselineArchConfig):
 
 @dataclass
 class LinearArchConfig(BaselineArchConfig):
-    alphas: list[float] = MISSING
-
-    BY_GRADIENT = False  # ridge, in closed form
+    alphas: list[float] = MISSING  # ridge, in closed form: trained_by_gradient reads this key
 
 
 @dataclass

@@ -113,7 +113,8 @@ def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[dict[a
     composed = {a: compose("config", overrides=merge_overrides(overrides, a.overrides)) for a in every}
     shape = {"input_steps": data.input_steps, "horizon": data.horizon, "n_series": data.n_series}
     planned, same = approaches.plan(every, lambda a: composed[a].arch, shape)
-    say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned}, list(parse_space(cfg.search.space)))
+    say_unequal_spaces({a.label: list(approach_space(composed[a])) for a in planned},
+                       offered=list(parse_space(cfg.search.space)))
     return {a: composed[a] for a in planned}, same
 
 
