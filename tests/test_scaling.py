@@ -18,14 +18,14 @@ SCALINGS = ["global", "window", "revin"]
 @pytest.mark.slow
 def test_trending_series_break_global_scaling_not_window(tmp_path, store):
     """reshape_head with one LSTM(8), 5 epochs, 400 windows, data.trend=0.05 (test levels far
-    above anything seen in training). Measured on the development machine (two seeds):
-    test MSE / naive MSE = 165.8 and 164.3 with global, 0.98 and 0.94 with window,
-    1.94 and 2.08 with revin."""
+    above anything seen in training), XLA off (seconds of compiling, and the same picture).
+    Measured on the development machine (seeds 42 and 7): test MSE / naive MSE = 167.7 and
+    150.8 with global, 1.00 and 0.97 with window, 1.99 and 2.02 with revin."""
     ratios = {}
     for scaling in SCALINGS:
         cfg = make_cfg("arch=reshape_head", "arch.units=[8]", f"data.scaling={scaling}",
                        "data.trend=0.05", "data.n_windows=400", "train.epochs=5",
-                       "train.verbose=0", "tracking.log_model=false", *store)
+                       "train.verbose=0", "tracking.log_model=false", "train.jit_compile=false", *store)
         ratios[scaling] = train(cfg)["test_mse_ratio_to_naive"]
     assert ratios["global"] > 10, ratios
     assert ratios["window"] < 1.5, ratios

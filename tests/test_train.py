@@ -140,7 +140,8 @@ def test_the_test_split_plays_no_part_in_training_or_selection(tmp_path, store):
     results = []
     for path in (first, second):
         cfg = make_cfg("data=csv", f"data.path={path}", "data.input_steps=20", "data.horizon=5",
-                       "arch=reshape_head", "arch.units=[4]", "train.epochs=4", "train.verbose=0", *store)
+                       "arch=reshape_head", "arch.units=[4]", "train.epochs=4", "train.verbose=0",
+                       "train.jit_compile=false", *store)
         results.append(train(cfg))
     client = client_for(tmp_path)
     histories = [[m.value for m in client.get_metric_history(r["run_id"], "val_loss")] for r in results]
@@ -153,7 +154,7 @@ def test_the_test_split_plays_no_part_in_training_or_selection(tmp_path, store):
 @pytest.mark.slow
 def test_nan_loss_fails_the_run(tmp_path, store):
     cfg = make_cfg("arch=reshape_head", "arch.units=[2]", "train.learning_rate=1e30", "train.epochs=3",
-                   *TINY[:1], *TINY[2:], *store)
+                   "train.jit_compile=false", *TINY[:1], *TINY[2:], *store)
     with pytest.raises(TrainingDiverged, match="NaN or infinite"):
         train(cfg)
     _, run = only_run(tmp_path)
