@@ -89,11 +89,15 @@ def _months_apart(times: pd.DatetimeIndex) -> pd.DateOffset | None:
 
 
 def load(uri: str, tmp: Path):
-    from src.serving.check import model_errors
+    from src.serving.check import model_errors, unfinished_run_note
     from src.serving.logged import load_forecaster
 
     with model_errors(uri):
-        return load_forecaster(uri, tmp)
+        forecaster = load_forecaster(uri, tmp)
+    note = unfinished_run_note(uri)
+    if note:
+        log.warning(note)
+    return forecaster
 
 
 def series_of(history: pd.DataFrame, forecaster) -> pd.DataFrame:

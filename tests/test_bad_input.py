@@ -1013,6 +1013,15 @@ def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store):
         load(f"runs:/{run.info.run_id}/theta", tmp_path / "dl")
 
 
+def test_make_serves_check_takes_one_model_uri(capsys):
+    from src.serving import check
+
+    with pytest.raises(SystemExit) as exit_info:
+        check.main([])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: usage: python -m src.serving.check <model URI>\n"
+
+
 def test_a_champion_not_found_names_the_keys_that_name_it(tmp_path, store):
     """After `experiment=my_csv` the champion is my_csv-my_csv; src.forecast, which has no
     presets, looked for many2many-sweep and said only to run `make compare`."""

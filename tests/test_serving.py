@@ -324,3 +324,35 @@ def test_make_serve_checks_its_model_in_one_line_before_the_server_starts(champi
     commands = [line for line in dry.stdout.splitlines() if "models:/x@champion" in line]
     assert len(commands) == 2 and "-m src.serving.check models:/x@champion" in commands[0]
     assert "-m mlflow models serve -m models:/x@champion" in commands[1]
+
+
+def test_a_runs_uri_of_a_run_that_did_not_finish_says_so(trained, caplog, capsys):
+    """A failed or stopped run's model loads and forecasts: src.forecast and make serve's
+    check said nothing of how its run ended."""
+    import logging
+
+    from src.forecast import load
+    from src.serving import check
+
+    tmp, _, cases = trained
+    case = next(c for c in cases if c["arch"] == "naive")
+    uri = f"runs:/{case['run_id']}/naive"
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    client = mlflow.MlflowClient()
+    try:
+        for status, said in [("FINISHED", None), ("FAILED", "ended FAILED"),
+                             ("KILLED", "was stopped (KILLED: a pruned trial, or Ctrl+C)")]:
+            client.set_terminated(case["run_id"], status)
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="src.forecast"):
+                assert load(uri, tmp / f"load-{status}").horizon == 10
+            check.main([uri])
+            warned = capsys.readouterr().err
+            if said is None:
+                assert not caplog.records and warned == ""
+            else:
+                line = f"run {case['run_id']} {said}: its model is what it logged before that"
+                assert [r.getMessage() for r in caplog.records] == [f"{line}; mlflow ui (make ui) shows the run"]
+                assert warned.startswith(f"warning: {line}")
+    finally:
+        client.set_terminated(case["run_id"], "FINISHED")

@@ -56,6 +56,31 @@ def load_hint(uri: str) -> str:
             "e.g. runs:/<run id>/reshape_head")
 
 
+# How a run that did not end FINISHED ended, in words.
+UNFINISHED = {"FAILED": "ended FAILED", "KILLED": "was stopped (KILLED: a pruned trial, or Ctrl+C)",
+              "RUNNING": "is still RUNNING, or its process died"}
+
+
+def unfinished_run_note(uri: str) -> str:
+    """For a runs:/ URI whose run did not end FINISHED (a failed trial, one pruned or
+    stopped, a process that died), a line saying so; '' otherwise. Its model loads and
+    forecasts, and said nothing of how its run ended."""
+    if not uri.startswith("runs:/"):
+        return ""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    run_id = uri[len("runs:/"):].split("/", 1)[0]
+    try:
+        status = MlflowClient().get_run(run_id).info.status
+    except MlflowException:
+        return ""
+    if status == "FINISHED":
+        return ""
+    return (f"run {run_id} {UNFINISHED.get(status, f'ended {status}')}: its model is what it logged "
+            f"before that; mlflow ui (make ui) shows the run")
+
+
 def check_model(uri: str) -> None:
     """UserError unless `uri` names a model in the tracking store (MLFLOW_TRACKING_URI):
     its MLmodel file is read, not the model. A store that is not there is not created."""
@@ -78,6 +103,9 @@ def main(argv: list[str]) -> None:
         check_model(argv[0])
     except UserError as err:
         fail(str(err))
+    note = unfinished_run_note(argv[0])
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 if __name__ == "__main__":
