@@ -145,7 +145,7 @@ def _sweep_args(tmp: Path, name: str, bench: DictConfig) -> list[str]:
 
 def sweep_throughput(compose, bench: DictConfig, tmp: Path) -> list[dict]:
     """Finished trials per minute, one worker (all cores) against two (one thread each)."""
-    from src.sweep import threads_each
+    from src.tuning.supervisor import threads_each
 
     rows = []
     for workers in (1, 2):

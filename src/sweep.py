@@ -3,20 +3,15 @@
     python -m src.sweep search.n_trials=12 search.workers=2
 
 The coordinator (this process) checks everything, creates the studies and their parent
-MLflow runs, trains the baselines, then starts `search.workers` worker processes that
-share the studies (src.tuning.worker) and shows their progress. Running the same command
-again resumes the same studies up to `search.n_trials` finished trials each.
+MLflow runs, trains the baselines, then keeps `search.workers` worker processes going that
+share the studies (src.tuning.supervisor, src.tuning.worker) and shows their progress.
+Running the same command again resumes the same studies up to `search.n_trials` finished
+trials each, once src.tuning.resume has checked that each is resumed as it was grown.
 """
 
-import hashlib
 import json
 import logging
-import multiprocessing
-import os
-import queue
-import signal
 import sys
-import time
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -25,7 +20,7 @@ from src.config import CONF_DIR, UserError, arch_options, validate
 from src.data.windowed import prepare
 from src import run_tags, services
 from src.redact import redact
-from src.tuning import approaches, studies
+from src.tuning import approaches, resume, studies, supervisor
 from src.tuning.space import approach_space, check_space, parse_space
 
 log = logging.getLogger(__name__)
@@ -82,26 +77,6 @@ def check_fits_data(overrides: list[str], archs: list[str], data) -> None:
             statistical.check_fits(arch_cfg.arch, data.val.starts[0])
 
 
-def settings(cfg: DictConfig) -> dict[str, str]:
-    """What must not change while a study grows: data, splits, training budget, seed
-    (the searched keys aside)."""
-    from src.tracking import flatten
-
-    searched = {spec.key for spec in parse_space(cfg.search.space).values() if spec.key}
-    flat = flatten(cfg, only=("data", "train", "seed"))
-    return {k: v for k, v in flat.items() if k not in searched and k != "train.verbose"
-            and not (k in LATER_KEYS and v == "None")}
-
-
-# Keys added after sweeps were grown: at null they change nothing, so a study's settings
-# (and the baselines' settings_hash) stay as they were stored.
-LATER_KEYS = ("data.time_column", "data.source.time_column")
-
-
-def settings_hash(values: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def plan_approaches(cfg: DictConfig, overrides: list[str], data) -> tuple[dict[approaches.Approach, DictConfig], dict]:
     """The (arch, stacking) studies to run with their composed configs, and {label: twin
     label} for those that would build the same network as one that runs."""
@@ -145,24 +120,24 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
     client = MlflowClient()
     opened = {}
     with studies.SetupLock(cfg.search).held():
-        existing = set(optuna_study_names(storage))
+        existing = set(resume.optuna_study_names(storage))
         for approach in planned:
-            check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
-        check_joins_its_sweep(cfg, storage, existing, fingerprint)
+            resume.check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
+        resume.check_joins_its_sweep(cfg, storage, existing, fingerprint)
         for approach in planned:
             arch = approach.label
-            wanted = {**settings(cfg), "data.stacking": approach.stacking}
+            wanted = {**resume.settings(cfg), "data.stacking": approach.stacking}
             twins = sorted(label for label, twin in same.items() if twin == arch)
             study = studies.open_study(cfg.search, storage, arch)
             attrs = study.user_attrs
             if "settings" in attrs:
-                _check_same(study.study_name, json.loads(attrs["settings"]), wanted, cfg.search)
-                check_same_data(study.study_name, attrs.get("split_fingerprint"), fingerprint, cfg.search)
+                resume.check_same_settings(study.study_name, json.loads(attrs["settings"]), wanted, cfg.search)
+                resume.check_same_data(study.study_name, attrs.get("split_fingerprint"), fingerprint, cfg.search)
             else:
                 study.set_user_attr("settings", json.dumps(wanted))
                 study.set_user_attr("split_fingerprint", fingerprint)
             run_id = attrs.get("mlflow_parent_run_id")
-            if run_id is None or not _run_exists(client, run_id, experiment_id):
+            if run_id is None or not resume.run_exists(client, run_id, experiment_id):
                 run = client.create_run(experiment_id, run_name=study.study_name, tags={
                     run_tags.ROLE: run_tags.STUDY_RUN, run_tags.SWEEP: cfg.search.name,
                     run_tags.STUDY: study.study_name, run_tags.ARCH: approach.arch,
@@ -170,14 +145,14 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                     "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
                     "pruner": cfg.search.pruner._target_.rsplit(".", 1)[-1],
                     "storage": studies.describe_storage(cfg.search),
-                    run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: settings_hash(wanted)})
+                    run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: resume.settings_hash(wanted)})
                 run_id = run.info.run_id
                 client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in
                                                  _search_params(cfg).items()])
                 study.set_user_attr("mlflow_parent_run_id", run_id)
             else:
                 client.update_run(run_id, status="RUNNING")
-                note_changed_search(client, run_id, study.study_name, cfg.search)
+                resume.note_changed_search(client, run_id, study.study_name, cfg.search)
             client.log_metric(run_id, "target_trials", cfg.search.n_trials)
             if twins:  # the report names them beside this approach
                 client.set_tag(run_id, run_tags.SAME_NETWORK, ",".join(twins))
@@ -188,162 +163,10 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
     return opened
 
 
-def note_changed_search(client, run_id: str, study_name: str, search: DictConfig) -> None:
-    """A study resumed with another sampler or pruner (they may change, unlike its settings):
-    its run's tag names each in turn, e.g. "TPESampler, then RandomSampler". MLflow params
-    cannot change, so its search.* params stay those of the run that created it."""
-    tags = client.get_run(run_id).data.tags
-    for key, node in (("sampler", search.sampler), ("pruner", search.pruner)):
-        before, now = tags.get(key), node._target_.rsplit(".", 1)[-1]
-        if before and before.rsplit(", then ", 1)[-1] != now:
-            client.set_tag(run_id, key, f"{before}, then {now}")
-            log.warning("%s: resumed with %s (so far %s); its run's search.* params are those it "
-                        "was created with", study_name, now, before)
-
-
-def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str], fingerprint: str) -> None:
-    """A study new to a sweep (another arch or stacking) must share the data and settings of
-    the sweep's studies already there: the report compares them all on one split, and before
-    this one on other data made every report of the sweep refuse to run."""
-    import optuna
-
-    from src.config import STACKINGS
-
-    def shared(values: dict) -> dict:  # the stacking is each study's own
-        return {k: v for k, v in values.items() if k != "data.stacking"}
-
-    ours = {studies.study_name(cfg.search, approaches.label(arch, stacking))
-            for arch in arch_options() for stacking in STACKINGS} & existing
-    now = shared(settings(cfg))
-    for name in sorted(ours):
-        attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
-        if attrs.get("settings"):
-            _check_same(name, shared(json.loads(attrs["settings"])), now, cfg.search)
-            check_same_data(name, attrs.get("split_fingerprint"), fingerprint, cfg.search)
-            return  # one suffices: each was checked against the others when it joined
-
-
-def optuna_study_names(storage) -> list[str]:
-    import optuna
-
-    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
-
-
-def check_same_store(cfg: DictConfig, client, experiment_id: str, storage, arch: str,
-                     existing: set[str]) -> None:
-    """A study's trials live in Optuna's storage and its runs in MLflow: refuse, before
-    anything is written, to go on when only one of the two is there (a deleted or
-    replaced store), which would break the study or double its runs."""
-    import optuna
-
-    name = studies.study_name(cfg.search, arch)
-    if name in existing:
-        study = optuna.load_study(study_name=name, storage=storage)
-        run_id = study.user_attrs.get("mlflow_parent_run_id")
-        finished = studies.count(study, studies.FINISHED_STATES)
-        if run_id and finished and not _run_exists(client, run_id, experiment_id):
-            raise runs_missing(cfg, name, finished)
-        return
-    if client.search_runs([experiment_id], run_tags.match(study=name), max_results=1):
-        raise study_missing(cfg, name)
-
-
-def check_stores_before_opening(cfg: DictConfig) -> None:
-    """check_same_store's two refusals where one store is not there at all, made before this
-    sweep would create it to look inside (a new SQLite store, or a new journal, was left
-    behind): the journal has finished trials of the sweep's studies and the SQLite store is
-    gone, or the store has the studies' runs and the journal is gone. Reads only."""
-    from src.tuning import approaches
-
-    search = cfg.search
-    journal = Path(search.journal)
-    store = services.sqlite_file(cfg.tracking.uri)
-    if search.storage is not None or store is None:
-        return  # a database or a server: looking creates nothing new
-    names = [studies.study_name(search, a.label) for a in approaches.every(search)]
-    store_there, journal_there = _has_content(store), _has_content(journal)
-    if journal_there and not store_there:
-        import optuna
-
-        storage = studies.open_storage(search)
-        existing = set(optuna_study_names(storage))
-        for name in (n for n in names if n in existing):
-            finished = studies.count(optuna.load_study(study_name=name, storage=storage), studies.FINISHED_STATES)
-            if finished:
-                raise runs_missing(cfg, name, finished)
-    if store_there and not journal_there:
-        from mlflow.tracking import MlflowClient
-
-        from src.tracking import point_mlflow_at
-
-        point_mlflow_at(cfg.tracking.uri)
-        client = MlflowClient()
-        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-        for name in names if experiment else []:
-            if client.search_runs([experiment.experiment_id], run_tags.match(study=name), max_results=1):
-                raise study_missing(cfg, name)
-
-
-def _has_content(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size > 0
-
-
-FRESH = "or start afresh with search.name=<new name>"
-
-
-def runs_missing(cfg: DictConfig, name: str, finished: int) -> UserError:
-    return UserError(
-        f"study '{name}' has {finished} finished trial(s) in "
-        f"{studies.describe_storage(cfg.search)}, but its MLflow runs are not in "
-        f"experiment '{cfg.tracking.experiment}' at {redact(cfg.tracking.uri)} (store deleted or "
-        f"tracking.uri changed): point tracking.uri at the store that has them, {FRESH}")
-
-
-def study_missing(cfg: DictConfig, name: str) -> UserError:
-    return UserError(
-        f"experiment '{cfg.tracking.experiment}' at {redact(cfg.tracking.uri)} already has runs of "
-        f"study '{name}', but {studies.describe_storage(cfg.search)} has no such study "
-        f"(journal deleted or search.storage changed): point search.journal or "
-        f"search.storage at the original, {FRESH}")
-
-
 def _search_params(cfg: DictConfig) -> dict[str, str]:
     from src.tracking import flatten
 
-    return {**flatten(cfg, only=("search",)), **settings(cfg)}
-
-
-def _check_same(name: str, before: dict, now: dict, search: DictConfig) -> None:
-    """A key on one side only was searched on the other (a search.space entry added or
-    dropped), which 'grown with train.learning_rate=None' misstated."""
-    for key in sorted(set(before) | set(now)):
-        if before.get(key) != now.get(key):
-            was = f"{key}={before[key]}" if key in before else f"{key} searched"
-            raise UserError(
-                f"study '{name}' in {studies.describe_storage(search)} was grown with {was}, now "
-                f"{now.get(key, 'searched')}: keep the settings to resume it, or start another "
-                f"with search.name=<new name>")
-
-
-def check_same_data(name: str, before: str | None, now: str, search: DictConfig) -> None:
-    """The same settings can read other data: a CSV file that grew or changed since the
-    study began. Its trials would then be selected on other validation windows than the
-    earlier ones, and the report refuses to compare them."""
-    if before is not None and before != now:
-        raise UserError(
-            f"study '{name}' in {studies.describe_storage(search)} was grown on other data (split "
-            f"fingerprint {before}, now {now}: the file changed, or the windows): keep the data to "
-            f"resume it, or start another with search.name=<new name>")
-
-
-def _run_exists(client, run_id: str, experiment_id: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = client.get_run(run_id)
-    except MlflowException:
-        return False
-    return run.info.experiment_id == experiment_id and run.info.lifecycle_stage == "active"
+    return {**flatten(cfg, only=("search",)), **resume.settings(cfg)}
 
 
 def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fingerprint: str) -> dict:
@@ -355,7 +178,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     from src.overrides import merge_overrides, reproduce_command
 
     runs = {}
-    marker = settings_hash(settings(cfg))
+    marker = resume.settings_hash(resume.settings(cfg))
     close_orphaned_baselines(cfg, experiment_id)
     for arch in cfg.search.baselines:
         found = mlflow.search_runs(
@@ -396,182 +219,6 @@ def close_orphaned_baselines(cfg: DictConfig, experiment_id: str) -> None:
 class SweepFailed(RuntimeError):
     """The sweep ended without what it was asked for: a study with no finished trial, or
     one left short by a worker that died (rerun to finish it)."""
-
-
-def worker_context():
-    """Worker processes fork from a server that has imported TensorFlow, MLflow and
-    Optuna once, so a fresh process per trial starts in milliseconds, not seconds.
-    Fresh processes are what keep a long sweep's memory flat: TensorFlow keeps memory
-    from every model it has compiled, `clear_session` or not."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["src.tuning.preload"])
-    return context
-
-
-def start_worker_server() -> None:
-    """Start the workers' server now, once the input is checked: its imports (seconds of
-    TensorFlow) then overlap the coordinator's own and the set-up before the first trial."""
-    from multiprocessing import forkserver
-
-    worker_context()
-    forkserver.ensure_running()
-
-
-# How long the coordinator waits for a worker's event before it looks for workers that have
-# exited: a worker recycled after each trial is noticed, and its successor started, this
-# much later (it was 0.5 s, about a tenth of a tiny trial, at each trial).
-POLL_SECONDS = 0.05
-WORKER_MB = 1500  # memory per worker for `search.workers: null`; one peaked at 1 GB in `make bench`
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def worker_count(search: DictConfig, studies: int) -> int:
-    """`search.workers`; null: one per CPU core this process may use, at most one per study
-    (trials go to the study with the fewest, so each study's sampler still learns from all
-    of its finished trials) and as many as the memory holds at WORKER_MB each. Trials this
-    small use a core each better than two cores one trial: 2 workers of 1 thread finished
-    1.6 x the trials of 1 worker of 2 threads (`make bench`)."""
-    if search.workers is not None:
-        return search.workers
-    memory_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e6
-    return max(1, min(usable_cores(), studies, int(memory_mb // WORKER_MB)))
-
-
-def threads_each(search: DictConfig, workers: int) -> int:
-    """`search.threads_per_worker`; null: the cores shared out between the workers."""
-    return search.threads_per_worker or max(1, usable_cores() // workers)
-
-
-def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
-                planned: dict[approaches.Approach, DictConfig]) -> list[str]:
-    """Keep `search.workers` worker processes going until the studies are done, each
-    replaced by a fresh one after `search.trials_per_process` trials; show a progress bar
-    over finished trials and one line per trial. Ctrl+C stops every worker cleanly.
-    Returns the workers that failed."""
-    from tqdm import tqdm
-
-    from src.tuning.worker import (EXIT_INTERRUPTED, EXIT_RECYCLE, EXIT_SERVICE_LOST,
-                                   WorkerSpec, study_jobs, worker_process)
-
-    search = cfg.search
-    workers = worker_count(search, len(opened))
-    threads = threads_each(search, workers)
-    context = worker_context()
-    events = context.Queue()
-    jobs = study_jobs(cfg, planned, {label: run_id for label, (_, run_id) in opened.items()})
-
-    def start(index: int):
-        spec = WorkerSpec(index, cfg, list(overrides), threads, jobs, search.trials_per_process)
-        process = context.Process(target=worker_process, name=f"sweep-worker-{index}", args=(spec, events))
-        process.start()
-        return process
-
-    target = search.n_trials * len(opened)
-    # A study past its target (search.n_trials lowered, or extra trials of several workers)
-    # counts up to it: the bar and the [done/total] lines went past their total.
-    finished = sum(min(studies.count(study, studies.FINISHED_STATES), search.n_trials)
-                   for study, _ in opened.values())
-    bar = tqdm(total=target, initial=min(finished, target), desc="trials", unit="trial",
-               disable=None, dynamic_ncols=True)
-    running = {index: start(index) for index in range(workers)}
-    progress = Progress(done=min(finished, target), total=target, several=workers > 1)
-    lock = studies.SetupLock(search)
-    failed, interrupted = [], False
-    try:
-        while running or not events.empty():
-            try:
-                event = events.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                event = None
-            if event is not None:
-                if event.get("state") in ("COMPLETE", "PRUNED"):
-                    progress.finished()
-                    bar.update(1)
-                line = describe_event(event, progress)
-                if line:
-                    bar.write(line)
-            for index, process in list(running.items()):
-                if process.is_alive():
-                    continue
-                process.join()
-                del running[index]
-                if process.exitcode == EXIT_INTERRUPTED:
-                    interrupted = True  # Ctrl+C reached the workers: the sweep stops
-                elif process.exitcode == EXIT_RECYCLE:
-                    if not interrupted:
-                        running[index] = start(index)
-                elif process.exitcode != 0:
-                    failed.append(f"{process.name} (exit code {process.exitcode})")
-                if process.exitcode not in (0, EXIT_RECYCLE, EXIT_INTERRUPTED, EXIT_SERVICE_LOST):
-                    for arch, (study, _) in opened.items():  # its trial: failed, retry queued
-                        with lock.held():
-                            dead = studies.fail_dead_trials(study, search)
-                        for number in dead:
-                            bar.write(describe_event({"kind": "orphan", "study": arch, "trial": number,
-                                                      "worker": index}, progress))
-        if interrupted:
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        # From a terminal every worker got the Ctrl+C too; pass it on to any still running
-        # after a moment (the coordinator alone was signalled), and end stragglers later.
-        for process in running.values():
-            process.join(timeout=5)
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGINT)
-        for process in running.values():
-            process.join(timeout=60)
-            if process.is_alive():
-                process.terminate()
-        raise
-    finally:
-        bar.close()
-    return failed
-
-
-class Progress:
-    """Finished trials out of the sweep's target, and the time left at this run's pace."""
-
-    def __init__(self, done: int, total: int, several: bool):
-        self.done, self.total, self.several = done, total, several
-        self.start, self.done_here = time.monotonic(), 0
-
-    def finished(self) -> None:
-        self.done += 1
-        self.done_here += 1
-
-    def left(self) -> str:
-        if not self.done_here or self.done >= self.total:
-            return ""
-        seconds = (time.monotonic() - self.start) / self.done_here * (self.total - self.done)
-        return f", ~{format_duration(seconds)} left"
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
-
-
-def describe_event(event: dict, progress: Progress) -> str | None:
-    """`[3/36 reshape_head #2] COMPLETE val_loss 0.4433 in 5.7s, ~2 min left`: finished
-    trials of the whole sweep, the study and the trial's number."""
-    where = f" on worker {event['worker']}" if progress.several else ""
-    if event["kind"] == "trial":
-        value = f" val_loss {event['value']:.4f}" if event.get("value") is not None else ""
-        # A failed trial's note is its error's first line, which may quote a URL.
-        note = f" ({redact(event['note'])})" if event.get("note") else ""
-        return (f"[{progress.done}/{progress.total} {event['study']} #{event['trial']}] "
-                f"{event['state']}{value}{note} in {event['seconds']:.1f}s{where}{progress.left()}")
-    if event["kind"] == "orphan":
-        return f"[{event['study']} #{event['trial']}] its worker died; marked FAIL, retry queued{where}"
-    if event["kind"] == "error":
-        return f"[worker {event['worker']}] stopped: {redact(event['message'])}"
-    return None
 
 
 def close_failed_runs(study, client) -> None:
@@ -636,9 +283,9 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
         log.warning("%s: in search.archs, so studied and not also fitted as a baseline", ", ".join(studied))
         cfg.search.baselines = [arch for arch in cfg.search.baselines if arch not in studied]
     data = prepare(cfg.data)
-    start_worker_server()
+    supervisor.start_worker_server()
     check_fits_data(overrides, [*cfg.search.archs, *cfg.search.baselines], data)  # beside its imports
-    check_stores_before_opening(cfg)
+    resume.check_stores_before_opening(cfg)
     services.check_artifact_root(cfg.tracking)  # after every check: it creates the folder
     from src import tracking
     from src.tuning.summary import format_table
@@ -658,7 +305,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
             # each baseline once, and the others reuse its run.
             with studies.SetupLock(cfg.search).held():
                 baselines = run_baselines(cfg, overrides, experiment_id, data.fingerprint)
-            failed_workers = run_workers(cfg, overrides, opened, planned)
+            failed_workers = supervisor.run_workers(cfg, overrides, opened, planned)
         except KeyboardInterrupt:
             summarise(cfg, opened, baselines, interrupted=True, same=same)
             raise

@@ -1043,7 +1043,7 @@ def test_an_unquoted_value_with_a_space_or_a_symbol_says_to_quote_it(capsys):
 def test_a_key_added_since_a_study_was_grown_leaves_its_settings_as_stored():
     """data.time_column (null) joined the CSV settings later: a study grown before would have
     been refused as 'grown with data.time_column=None' and its baselines trained again."""
-    from src.sweep import settings
+    from src.tuning.resume import settings
 
     before = settings(make_cfg("data=csv", "data.path=x.csv"))
     assert not {"data.time_column", "data.source.time_column"} & set(before)

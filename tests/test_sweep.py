@@ -18,7 +18,8 @@ from optuna.trial import TrialState
 
 from conftest import CONF_DIR, ROOT, make_cfg, run_cli
 from src.config import UserError
-from src.sweep import SweepFailed, sweep, worker_count
+from src.sweep import SweepFailed, sweep
+from src.tuning.supervisor import worker_count
 
 # Tiny studies: small data, two epochs, one or two layers of 2-4 cells, no XLA and one batch
 # per compiled call: compiling XLA or tracing a loop of 8 steps would cost more than such
@@ -781,7 +782,7 @@ def test_a_data_key_that_changes_the_windows_is_not_searched(entry, hint):
 def test_a_failed_trials_line_hides_a_password_in_its_error():
     """A trial's FAIL line quotes its error's first line, which named the URL as given
     (an MLflow server's HTTP error: `... for url: http://alice:<password>@host/...`)."""
-    from src.sweep import Progress, describe_event
+    from src.tuning.supervisor import Progress, describe_event
 
     progress = Progress(done=0, total=1, several=False)
     trial = {"kind": "trial", "study": "linear", "trial": 0, "state": "FAIL", "seconds": 1.0,
@@ -882,12 +883,12 @@ def test_a_study_stopped_by_its_failures_short_of_its_target_is_said(caplog):
 def test_a_setting_searched_before_or_now_is_named_so():
     from omegaconf import OmegaConf
 
-    from src.sweep import _check_same
+    from src.tuning.resume import check_same_settings
 
     search = OmegaConf.create({"storage": None, "journal": "j.log"})
     with pytest.raises(UserError, match=r"was grown with train.learning_rate searched, now 0.001: keep"):
-        _check_same("s", {}, {"train.learning_rate": "0.001"}, search)
+        check_same_settings("s", {}, {"train.learning_rate": "0.001"}, search)
     with pytest.raises(UserError, match=r"was grown with train.epochs=2, now searched: keep"):
-        _check_same("s", {"train.epochs": "2"}, {}, search)
+        check_same_settings("s", {"train.epochs": "2"}, {}, search)
     with pytest.raises(UserError, match=r"was grown with train.epochs=2, now 5: keep"):
-        _check_same("s", {"train.epochs": "2"}, {"train.epochs": "5"}, search)
+        check_same_settings("s", {"train.epochs": "2"}, {"train.epochs": "5"}, search)

@@ -1,5 +1,5 @@
 """What every sweep worker needs, made ready once in the server that forks them
-(`src.sweep.worker_context`), so a fresh process per trial pays none of it."""
+(`src.tuning.supervisor.worker_context`), so a fresh process per trial pays none of it."""
 
 import importlib
 from contextlib import suppress

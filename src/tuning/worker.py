@@ -1,7 +1,7 @@
 """A sweep worker: a process that runs trials across the studies, always in the study with
 the fewest, so every approach gets the same budget even when a sweep is cut short.
 
-Workers are started by `src.sweep` (one or several, same code either way); each trial
+Workers are started by `src.tuning.supervisor` (one or several, same code either way); each trial
 runs through Optuna's Study.optimize.
 """
 
