@@ -341,7 +341,8 @@ def test_a_runs_uri_of_a_run_that_did_not_finish_says_so(trained, caplog, capsys
     client = mlflow.MlflowClient()
     try:
         for status, said in [("FINISHED", None), ("FAILED", "ended FAILED"),
-                             ("KILLED", "was stopped (KILLED: a pruned trial, or Ctrl+C)")]:
+                             ("KILLED", "was stopped (KILLED: a pruned trial, or Ctrl+C)"),
+                             ("RUNNING", "is still RUNNING, or its process died")]:
             client.set_terminated(case["run_id"], status)
             caplog.clear()
             with caplog.at_level(logging.WARNING, logger="src.forecast"):
@@ -351,7 +352,7 @@ def test_a_runs_uri_of_a_run_that_did_not_finish_says_so(trained, caplog, capsys
             if said is None:
                 assert not caplog.records and warned == ""
             else:
-                line = f"run {case['run_id']} {said}: its model is what it logged before that"
+                line = f"run {case['run_id']} {said}, not FINISHED: the model it logged is used all the same"
                 assert [r.getMessage() for r in caplog.records] == [f"{line}; mlflow ui (make ui) shows the run"]
                 assert warned.startswith(f"warning: {line}")
     finally:

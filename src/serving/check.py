@@ -77,8 +77,8 @@ def unfinished_run_note(uri: str) -> str:
         return ""
     if status == "FINISHED":
         return ""
-    return (f"run {run_id} {UNFINISHED.get(status, f'ended {status}')}: its model is what it logged "
-            f"before that; mlflow ui (make ui) shows the run")
+    return (f"run {run_id} {UNFINISHED.get(status, f'is {status}')}, not FINISHED: the model it logged "
+            f"is used all the same; mlflow ui (make ui) shows the run")
 
 
 def check_model(uri: str) -> None:
