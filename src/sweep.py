@@ -142,8 +142,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                     run_tags.ROLE: run_tags.STUDY_RUN, run_tags.SWEEP: cfg.search.name,
                     run_tags.STUDY: study.study_name, run_tags.ARCH: approach.arch,
                     run_tags.STACKING: approach.stacking, run_tags.APPROACH: arch,
-                    "sampler": cfg.search.sampler._target_.rsplit(".", 1)[-1],
-                    "pruner": cfg.search.pruner._target_.rsplit(".", 1)[-1],
+                    **resume.search_classes(cfg.search),
                     "storage": studies.describe_storage(cfg.search),
                     run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: resume.settings_hash(wanted)})
                 run_id = run.info.run_id

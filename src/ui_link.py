@@ -9,14 +9,15 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from src.services import SQLITE_PREFIX
+from src.services import sqlite_file
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
 def runs_url(port: str, uri: str, experiment: str) -> str:
     base = f"http://127.0.0.1:{port}"
-    if uri.startswith(SQLITE_PREFIX) and not Path(uri[len(SQLITE_PREFIX):]).is_file():
+    store = sqlite_file(uri)
+    if store is not None and not store.is_file():
         return f"{base} (no runs yet: make sweep first)"
     from mlflow.tracking import MlflowClient
 

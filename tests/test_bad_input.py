@@ -1022,6 +1022,21 @@ def test_make_serves_check_takes_one_model_uri(capsys):
     assert capsys.readouterr().err == "error: usage: python -m src.serving.check <model URI>\n"
 
 
+def test_make_uis_link_says_when_there_is_nothing_to_show(tmp_path, store):
+    from mlflow.tracking import MlflowClient
+
+    from src.ui_link import runs_url
+
+    assert runs_url("5000", f"sqlite:///{tmp_path}/none.db", "test") == \
+        "http://127.0.0.1:5000 (no runs yet: make sweep first)"
+    uri = f"sqlite:///{tmp_path}/mlflow.db"  # the store fixture's, empty
+    assert runs_url("5000", uri, "test") == "http://127.0.0.1:5000 (no experiment 'test' yet)"
+    experiment = MlflowClient(tracking_uri=uri).create_experiment("test", artifact_location=str(tmp_path / "a"))
+    assert runs_url("5000", uri, "test") == \
+        f"http://127.0.0.1:5000/#/experiments/{experiment}/runs?workflowType=machine_learning"
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_a_champion_not_found_names_the_keys_that_name_it(tmp_path, store):
     """After `experiment=my_csv` the champion is my_csv-my_csv; src.forecast, which has no
     presets, looked for many2many-sweep and said only to run `make compare`."""

@@ -648,18 +648,20 @@ def test_a_worker_stops_for_ctrl_c_between_batches_not_inside_whatever_it_was_do
         interrupt.check()
 
 
+OFFERED = ["depth", "units", "taper", "learning_rate", "batch_size"]  # search/space/default.yaml's entries
+
+
 def test_a_study_that_searches_fewer_parameters_is_said(caplog):
     from src.sweep import say_unequal_spaces
     from src.tuning.space import approach_space
 
-    offered = ["depth", "units", "taper", "learning_rate", "batch_size"]
     lstm = list(approach_space(make_cfg("arch=seq2seq")))
-    assert lstm == offered
-    say_unequal_spaces({"reshape_head": list(approach_space(make_cfg())), "seq2seq": lstm}, offered)
+    assert lstm == OFFERED
+    say_unequal_spaces({"reshape_head": list(approach_space(make_cfg())), "seq2seq": lstm}, OFFERED)
     assert not caplog.records
     scaling = "++search.space.scaling={type:categorical,choices:[global,window],key:data.scaling}"
     say_unequal_spaces({"seq2seq": [*lstm, "scaling"],
-                        "linear": list(approach_space(make_cfg("arch=linear", scaling)))}, [*offered, "scaling"])
+                        "linear": list(approach_space(make_cfg("arch=linear", scaling)))}, [*OFFERED, "scaling"])
     [record] = caplog.records
     assert record.getMessage().startswith("linear searches fewer parameters than the others (1, not 6: "
                                           "depth, units, taper, learning_rate, batch_size do not apply to it)")
@@ -672,9 +674,8 @@ def test_an_approach_not_trained_by_gradient_searches_no_train_setting(arch, cap
     from src.sweep import say_unequal_spaces
     from src.tuning.space import approach_space
 
-    offered = ["depth", "units", "taper", "learning_rate", "batch_size"]
     assert approach_space(make_cfg(f"arch={arch}")) == {}
-    say_unequal_spaces({"reshape_head": offered, arch: []}, offered)
+    say_unequal_spaces({"reshape_head": OFFERED, arch: []}, OFFERED)
     [record] = caplog.records
     assert record.getMessage() == (
         f"{arch} searches nothing: none of search.space's parameters (depth, units, taper, learning_rate, "

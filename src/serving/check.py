@@ -37,16 +37,10 @@ def load_hint(uri: str) -> str:
                 "the model is <tracking.experiment>-<search.name>, so after a preset such as "
                 "experiment=my_csv it is models:/my_csv-my_csv@champion (make serve MODEL=...; "
                 "src.forecast: give tracking.experiment=my_csv search.name=my_csv)")
-    if not uri.startswith("runs:/"):
-        return ""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
     from src import run_tags
 
-    try:
-        run = MlflowClient().get_run(uri[len("runs:/"):].split("/", 1)[0])
-    except MlflowException:
+    run = run_of(uri)
+    if run is None:
         return ""
     if run_tags.MODEL_URI not in run.data.tags:
         return (f"; run {run.info.run_id} ({run.data.tags.get(run_tags.ARCH, 'no arch')}) logged no MLflow "
@@ -54,6 +48,19 @@ def load_hint(uri: str) -> str:
                 f"with tracking.log_model=false or one that failed before its end")
     return ("; a run logs its model under its approach's name: runs:/<run id>/<approach>, "
             "e.g. runs:/<run id>/reshape_head")
+
+
+def run_of(uri: str):
+    """The MLflow run a runs:/ URI names; None for another URI or a run not in the store."""
+    if not uri.startswith("runs:/"):
+        return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient().get_run(uri[len("runs:/"):].split("/", 1)[0])
+    except MlflowException:
+        return None
 
 
 # How a run that did not end FINISHED ended, in words.
@@ -65,19 +72,11 @@ def unfinished_run_note(uri: str) -> str:
     """For a runs:/ URI whose run did not end FINISHED (a failed trial, one pruned or
     stopped, a process that died), a line saying so; '' otherwise. Its model loads and
     forecasts, and said nothing of how its run ended."""
-    if not uri.startswith("runs:/"):
+    run = run_of(uri)
+    if run is None or run.info.status == "FINISHED":
         return ""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    run_id = uri[len("runs:/"):].split("/", 1)[0]
-    try:
-        status = MlflowClient().get_run(run_id).info.status
-    except MlflowException:
-        return ""
-    if status == "FINISHED":
-        return ""
-    return (f"run {run_id} {UNFINISHED.get(status, f'is {status}')}, not FINISHED: the model it logged "
+    status = run.info.status
+    return (f"run {run.info.run_id} {UNFINISHED.get(status, f'is {status}')}, not FINISHED: the model it logged "
             f"is used all the same; mlflow ui (make ui) shows the run")
 
 

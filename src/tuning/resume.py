@@ -38,13 +38,18 @@ def settings_hash(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def search_classes(search: DictConfig) -> dict[str, str]:
+    """The study run's sampler and pruner tags: {'sampler': 'TPESampler', 'pruner': ...}."""
+    return {key: search[key]._target_.rsplit(".", 1)[-1] for key in ("sampler", "pruner")}
+
+
 def note_changed_search(client, run_id: str, study_name: str, search: DictConfig) -> None:
     """A study resumed with another sampler or pruner (they may change, unlike its settings):
     its run's tag names each in turn, e.g. "TPESampler, then RandomSampler". MLflow params
     cannot change, so its search.* params stay those of the run that created it."""
     tags = client.get_run(run_id).data.tags
-    for key, node in (("sampler", search.sampler), ("pruner", search.pruner)):
-        before, now = tags.get(key), node._target_.rsplit(".", 1)[-1]
+    for key, now in search_classes(search).items():
+        before = tags.get(key)
         if before and before.rsplit(", then ", 1)[-1] != now:
             client.set_tag(run_id, key, f"{before}, then {now}")
             log.warning("%s: resumed with %s (so far %s); its run's search.* params are those it "
