@@ -165,6 +165,7 @@ def test_a_password_in_a_data_path_url_is_hidden():
     assert "S3cretPW" not in redact(str(err.value)) and "no such file" in str(err.value)
 
 
+@pytest.mark.slow
 def test_bad_tracking_uri_from_the_command_line_creates_nothing(tmp_path):
     result = run_cli("src.train", "tracking.uri=ftp://x", "data.n_windows=200", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -172,6 +173,7 @@ def test_bad_tracking_uri_from_the_command_line_creates_nothing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_password_in_an_unreachable_tracking_uri_is_hidden(tmp_path):
     import socket
 
@@ -624,6 +626,7 @@ def test_a_corrupt_journal_record_in_the_middle_is_named(tmp_path):
     assert path.read_bytes() == b"".join(lines)
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_prints_its_traceback_without_the_password(tmp_path):
     """Hydra's own report of an exception starts with the command line's overrides, a
     database password included; the CLI prints the redacted traceback instead."""
@@ -956,6 +959,7 @@ def test_the_printed_config_hides_passwords(capsys, flag):
     assert "storage: postgresql://bob:***@127.0.0.1:9/db" in printed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [["--cfg", "all"], ["--info"]])  # all: hydra's and the job's; --info: all
 def test_what_hydra_prints_itself_hides_passwords(tmp_path, flags):
     """Before, `--cfg hydra|all` printed the overrides as given and `--info` the config: the
@@ -967,6 +971,7 @@ def test_what_hydra_prints_itself_hides_passwords(tmp_path, flags):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["search.sampler._target_=optuna.samplers.Nope",
                                     "search.pruner._target_=optuna.pruners.Nope"])
 def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
@@ -980,6 +985,7 @@ def test_an_unknown_sampler_or_pruner_is_one_whole_line(tmp_path, target):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_sampler_whose_package_is_missing_is_refused_before_the_sweep(tmp_path):
     """CmaEsSampler imports cmaes at its first non-random suggestion: the sweep ran one random
     trial, failed the next five with ModuleNotFoundError and exited 0 one trial short of 3."""

@@ -15,6 +15,9 @@ from src.one_run import build_model
 from src.serving.forecaster import Forecaster
 
 STATISTICAL = ["ets", "theta", "arima"]
+# ets and arima fit a state-space model by maximum likelihood, a second or more per test
+# (slow); theta's fit is closed form and keeps each check in the quick suite.
+BY_SPEED = [pytest.param(m, marks=pytest.mark.slow) if m in ("ets", "arima") else m for m in STATISTICAL]
 
 
 def csv_data(tmp_path, values: np.ndarray, *overrides: str):
@@ -97,7 +100,7 @@ def fitted(cfg, data):
     return model, rows
 
 
-@pytest.mark.parametrize("method", STATISTICAL)
+@pytest.mark.parametrize("method", BY_SPEED)
 def test_statistical_baselines_forecast_each_window_from_its_own_history(tmp_path, method):
     cfg, data = csv_data(tmp_path, noisy_series(STATISTICAL_ROWS), f"arch={method}")
     model, rows = fitted(cfg, data)
@@ -115,7 +118,7 @@ def test_statistical_baselines_forecast_each_window_from_its_own_history(tmp_pat
     assert not np.array_equal(forecast[0], forecast[1])  # each window has its own origin
 
 
-@pytest.mark.parametrize("method", STATISTICAL)
+@pytest.mark.parametrize("method", BY_SPEED)
 def test_moving_the_test_split_changes_nothing_before_it(tmp_path, method):
     """The same series but for its test rows (shifted up): the same fitted models and the
     same validation forecasts; only the test forecasts move."""
@@ -136,7 +139,8 @@ def test_moving_the_test_split_changes_nothing_before_it(tmp_path, method):
 
 
 @pytest.mark.parametrize("method, reference", [
-    ("ets", "state space"), ("arima", "state space"), ("theta", "ThetaModel")])
+    pytest.param("ets", "state space", marks=pytest.mark.slow),
+    pytest.param("arima", "state space", marks=pytest.mark.slow), ("theta", "ThetaModel")])
 def test_at_the_end_of_training_the_forecast_is_the_librarys(tmp_path, method, reference):
     from statsmodels.tsa.forecasting.theta import ThetaModel
 

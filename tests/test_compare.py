@@ -191,7 +191,7 @@ def test_a_study_with_only_failed_trials_keeps_its_row(swept):
         client.delete_run(failed.info.run_id)
 
 
-def test_a_sweep_stopped_before_its_first_trial_is_one_clear_error(tmp_path):
+def test_a_sweep_stopped_before_its_first_trial_is_one_clear_error(tmp_path, store):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     experiment_id = client.create_experiment("test", artifact_location=(tmp_path / "a").as_uri())
     client.create_run(experiment_id, run_name="sweep-linear", tags={
@@ -458,6 +458,7 @@ def test_one_seed_logs_no_standard_deviation():
     assert metrics["test_mse_std/naive"] == 0.0 and metrics["test_mse_std/linear"] == 0.1
 
 
+@pytest.mark.slow
 def test_the_report_draws_a_few_of_many_series_and_says_so(tmp_path):
     """compare's forecast figure drew a row per series: minutes for 100 (as src.train's did)."""
     import numpy as np

@@ -86,6 +86,7 @@ def test_it_searches_its_own_parameter_and_the_sweep_says_it_searches_fewer(conv
         approach_space(bad)
 
 
+@pytest.mark.slow
 def test_it_trains_logs_and_reloads_like_the_others(conv, tmp_path, store):
     from mlflow import MlflowClient
 

@@ -43,6 +43,7 @@ def test_model_arrays_map_back_to_the_original_targets(scaling):
     np.testing.assert_allclose(data.to_original(y, data.test), data.test.y, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scaling", SCALINGS)
 def test_timedistributed_keeps_series_apart_under_every_scaling(scaling):
     data = _data(scaling)

@@ -591,6 +591,7 @@ def test_a_searched_key_must_name_a_value_not_a_section():
         check_space(cfg.search.space, cfg)
 
 
+@pytest.mark.slow
 def test_one_series_per_sample_makes_reshape_head_and_timedistributed_one_network():
     from src.tuning import approaches
 
@@ -696,6 +697,7 @@ def test_workers_null_means_one_per_core_and_study_as_the_memory_allows(monkeypa
     assert worker_count(make_cfg("search.workers=5").search, studies=3) == 5
 
 
+@pytest.mark.slow
 def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
     """Two coordinators of one sweep (two machines) end together: each writes the study
     summary into the shared parent run, and two inserts of one new tag at once failed on an
@@ -714,7 +716,7 @@ def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
     with lock.held():
         writer = threading.Thread(target=summarise, args=(cfg, {"linear": (study, parent)}, {}, False, {}))
         writer.start()
-        writer.join(timeout=3)
+        _wait_until_blocked_in(writer, "_file_lock")
         assert writer.is_alive() and client.get_run(parent).info.status == "RUNNING"
         assert "trials_complete" not in client.get_run(parent).data.metrics
     writer.join(timeout=60)
@@ -722,6 +724,18 @@ def test_a_study_summary_waits_for_the_set_up_lock(tmp_path, store):
     assert client.get_run(parent).info.status == "FINISHED"
     assert client.get_run(parent).data.metrics["trials_complete"] == 0
 
+
+def _wait_until_blocked_in(thread, function: str, timeout: float = 60) -> None:
+    """Until `thread` has stayed in `function` (waiting on a lock) for a moment, or has ended:
+    a wait on what the thread does, not a guess at how long it takes."""
+    deadline, since = time.monotonic() + timeout, None
+    while thread.is_alive() and time.monotonic() < deadline:
+        frame = sys._current_frames().get(thread.ident)
+        inside = frame is not None and frame.f_code.co_name == function
+        since = (since or time.monotonic()) if inside else None
+        if since and time.monotonic() - since > 0.2:
+            return
+        time.sleep(0.01)
 
 @pytest.mark.slow
 def test_a_study_joining_its_sweep_on_other_data_is_refused(tmp_path, sweep_args):

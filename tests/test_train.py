@@ -204,6 +204,7 @@ def test_bad_input_creates_no_store_and_no_run(tmp_path, no_store, overrides):
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "artifacts").exists()
 
 
+@pytest.mark.slow
 def test_cli_reports_user_errors_in_one_line(tmp_path, no_store):
     path = write_csv(tmp_path / "s.csv")
     result = run_cli("src.train", "data=csv", f"data.path={path}", "data.columns=[load,wind]", *no_store)
@@ -244,7 +245,7 @@ def test_a_dataset_another_worker_just_created_is_logged_again(tmp_path, store, 
     assert dataset.dataset.digest == data.fingerprint
 
 
-def test_epoch_metrics_that_fail_to_log_are_raised(tmp_path):
+def test_epoch_metrics_that_fail_to_log_are_raised(tmp_path, store):
     """Epoch metrics go through MLflow's asynchronous queue, whose thread only prints a
     failure; EpochLogger.wait() raises it, so the run fails instead of missing epochs."""
     from mlflow.exceptions import MlflowException
