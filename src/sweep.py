@@ -115,12 +115,15 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
     """Create or resume each study with its parent MLflow run; refuse a study that was
     grown on other data or other settings, or whose runs and trials are not both here."""
     import mlflow
+    import optuna
     from mlflow.tracking import MlflowClient
+
+    from src.tracking import flatten
 
     client = MlflowClient()
     opened = {}
     with studies.SetupLock(cfg.search).held():
-        existing = set(resume.optuna_study_names(storage))
+        existing = set(optuna.get_all_study_names(storage))
         for approach in planned:
             resume.check_same_store(cfg, client, experiment_id, storage, approach.label, existing)
         resume.check_joins_its_sweep(cfg, storage, existing, fingerprint)
@@ -146,8 +149,9 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                     "storage": studies.describe_storage(cfg.search),
                     run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: resume.settings_hash(wanted)})
                 run_id = run.info.run_id
-                client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in
-                                                 _search_params(cfg).items()])
+                # The study's own settings: its data.stacking, not the sweep's default
+                params = {**flatten(cfg, only=("search",)), **wanted}
+                client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
                 study.set_user_attr("mlflow_parent_run_id", run_id)
             else:
                 client.update_run(run_id, status="RUNNING")
@@ -160,12 +164,6 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                             "failed, a retry is queued", arch, number)
             opened[arch] = (study, run_id)
     return opened
-
-
-def _search_params(cfg: DictConfig) -> dict[str, str]:
-    from src.tracking import flatten
-
-    return {**flatten(cfg, only=("search",)), **resume.settings(cfg)}
 
 
 def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fingerprint: str) -> dict:

@@ -619,6 +619,7 @@ def test_two_stackings_give_each_arch_a_study_per_stacking_with_equal_budgets(tm
         study = load(tmp_path, name)
         assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 1
     for run in study_runs:  # search.plots=false (FAST)
+        assert run.data.params["data.stacking"] == run.data.tags["stacking"]  # was the sweep's default
         assert "best_params.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
         assert client.list_artifacts(run.info.run_id, "plots") == []
     _, trials = runs(tmp_path, "tags.role = 'trial' and tags.approach = 'reshape_head-samples'")

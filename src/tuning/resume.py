@@ -78,12 +78,6 @@ def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str], fingerpr
             return  # one suffices: each was checked against the others when it joined
 
 
-def optuna_study_names(storage) -> list[str]:
-    import optuna
-
-    return [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
-
-
 def check_same_store(cfg: DictConfig, client, experiment_id: str, storage, arch: str,
                      existing: set[str]) -> None:
     """A study's trials live in Optuna's storage and its runs in MLflow: refuse, before
@@ -119,7 +113,7 @@ def check_stores_before_opening(cfg: DictConfig) -> None:
         import optuna
 
         storage = studies.open_storage(search)
-        existing = set(optuna_study_names(storage))
+        existing = set(optuna.get_all_study_names(storage))
         for name in (n for n in names if n in existing):
             finished = studies.count(optuna.load_study(study_name=name, storage=storage), studies.FINISHED_STATES)
             if finished:
