@@ -14,7 +14,6 @@ from src.tuning import selection
 from src.tracking import point_mlflow_at
 
 REQUIRED_METRICS = ("best_val_loss", "test_mse", "test_mae", "n_params")
-FINISHED = ("COMPLETE", "PRUNED")
 
 
 def tag(runs: pd.DataFrame, name: str) -> pd.Series:
@@ -61,7 +60,7 @@ def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:
     # Rows are keyed by approach (arch and stacking, src.tuning.approaches.label); runs
     # logged before that tag existed have only their arch.
     runs["tags.approach"] = tag(runs, "approach").fillna(tag(runs, "arch"))
-    if runs.empty or not ((tag(runs, "role") == "trial") & tag(runs, "trial_state").isin(FINISHED)).any():
+    if runs.empty or not ((tag(runs, "role") == "trial") & tag(runs, "trial_state").isin(selection.FINISHED)).any():
         everything = mlflow.search_runs([experiment.experiment_id])
         sweeps = sorted(everything.get("tags.sweep", pd.Series(dtype=str)).dropna().unique())
         raise UserError(f"sweep '{sweep}' has no finished trials in experiment "
@@ -79,7 +78,7 @@ def approaches(sweep: SweepRuns) -> list[str]:
 
 def finished(sweep: SweepRuns) -> pd.DataFrame:
     """Finished trials and baselines: what a report is built from."""
-    trials = sweep.trials[tag(sweep.trials, "trial_state").isin(FINISHED)]
+    trials = sweep.trials[tag(sweep.trials, "trial_state").isin(selection.FINISHED)]
     return pd.concat([trials, sweep.baselines])
 
 

@@ -149,9 +149,9 @@ SAMPLER_PACKAGES = {"optuna.samplers.CmaEsSampler": ["cmaes"], "optuna.samplers.
                     "optuna.samplers.QMCSampler": ["scipy"]}
 
 
-def check_sampler_packages(sampler: DictConfig | None) -> None:
+def check_sampler_packages(sampler: DictConfig) -> None:
     """UserError naming the packages the configured sampler needs and this machine lacks."""
-    target = sampler.get("_target_") if sampler is not None else None
+    target = sampler.get("_target_")
     missing = [name for name in SAMPLER_PACKAGES.get(target, []) if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(f"search.sampler: {target.rsplit('.', 1)[-1]} needs {', '.join(missing)}, "

@@ -12,7 +12,7 @@ import time
 from omegaconf import DictConfig
 
 from src.redact import redact
-from src.tuning import approaches, studies
+from src.tuning import approaches, selection, studies
 
 
 def worker_context():
@@ -106,7 +106,7 @@ def run_workers(cfg: DictConfig, overrides: list[str], opened: dict,
             except queue.Empty:
                 event = None
             if event is not None:
-                if event.get("state") in ("COMPLETE", "PRUNED"):
+                if event.get("state") in selection.FINISHED:
                     progress.finished()
                     bar.update(1)
                 line = describe_event(event, progress)

@@ -158,7 +158,7 @@ def next_study(jobs, search: DictConfig, lock: studies.SetupLock):
     return job, study
 
 
-def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, events, run) -> dict:
+def run_one(job: StudyJob, study: optuna.Study, spec: WorkerSpec, run) -> dict:
     """One trial of `study` through Study.optimize (which asks, beats the heartbeat where the
     storage keeps one, runs a queued retry first and tells the outcome); `run(trial)` trains
     it. Returns the trial's event; raises KeyboardInterrupt, and lost-service errors."""
@@ -242,7 +242,7 @@ def run_worker(spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
             return run_trial(trial, job, spec.overrides, data_for, experiment_id,
                              callbacks=[StopOnInterrupt(interrupt)])
 
-        event = run_one(job, study, spec, events, run)
+        event = run_one(job, study, spec, run)
         event["seconds"] = time.perf_counter() - start
         events.put(event)
         ran += 1
