@@ -326,8 +326,7 @@ def compare(cfg: DictConfig) -> list[dict]:
     series_keys = sorted({k for s in series.values() for k in s})
     data, predictions = best_forecasts(best, fingerprint)
     figures = {
-        "loss_vs_params": fig.loss_vs_params(sweep.trials[sweep_runs.tag(sweep.trials, "trial_state").isin(sweep_runs.FINISHED)],
-                                             sweep.baselines, list(best)),
+        "loss_vs_params": fig.loss_vs_params(sweep_runs.finished_trials(sweep), sweep.baselines, list(best)),
         "error_by_step": fig.error_by(steps, step_keys, [str(k) for k in step_keys],
                                       "Test MSE per horizon step", "steps ahead", bars=False),
         "error_by_series": fig.error_by(series, series_keys, [k.split("/", 1)[1] for k in series_keys],

@@ -76,10 +76,13 @@ def approaches(sweep: SweepRuns) -> list[str]:
     return names
 
 
+def finished_trials(sweep: SweepRuns) -> pd.DataFrame:
+    return sweep.trials[tag(sweep.trials, "trial_state").isin(selection.FINISHED)]
+
+
 def finished(sweep: SweepRuns) -> pd.DataFrame:
     """Finished trials and baselines: what a report is built from."""
-    trials = sweep.trials[tag(sweep.trials, "trial_state").isin(selection.FINISHED)]
-    return pd.concat([trials, sweep.baselines])
+    return pd.concat([finished_trials(sweep), sweep.baselines])
 
 
 def check_one_split(sweep: SweepRuns) -> str:
