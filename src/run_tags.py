@@ -14,12 +14,15 @@ Every run (src.one_run, src.tracking):
     versions.<package>         the versions it ran on
 
 A sweep's runs also carry `role` and `sweep` (its search.name), and by role:
-    study        study (the Optuna study's name), settings_hash, sampler, pruner, storage,
-                 same_network (approaches trained as this one), best.<param>, best_run_id
+    study        study (the Optuna study's name), settings_hash, sampler, pruner (their class
+                 names), storage (where the study is, no password), same_network (approaches
+                 trained as this one); once trials finished: best.<param>, best_run_id and
+                 best_reproduce (the selected trial's params, run and command)
     trial        study, trial_number, trial_state (RUNNING, COMPLETE, PRUNED, FAIL),
                  pruned_at_epoch
     baseline     settings_hash
-    repeat       repeat_of (the run it repeats), seed, fold
+    repeat       repeat_of (the run it repeats), seed, fold and folds (its fold, of how many),
+                 test_rows (the test windows it was scored on)
     comparison   the report's run; its note is the verdict
 """
 
@@ -38,12 +41,21 @@ REPRODUCE = "reproduce"
 ERROR = "error"
 SETTINGS_HASH = "settings_hash"
 SAME_NETWORK = "same_network"
+SAMPLER = "sampler"
+PRUNER = "pruner"
+STORAGE = "storage"
+BEST_RUN_ID = "best_run_id"
+BEST_REPRODUCE = "best_reproduce"
 TRIAL_NUMBER = "trial_number"
 TRIAL_STATE = "trial_state"
 PRUNED_AT_EPOCH = "pruned_at_epoch"
 REPEAT_OF = "repeat_of"
 SEED = "seed"
 FOLD = "fold"
+FOLDS = "folds"
+TEST_ROWS = "test_rows"
+# Families of tags: best.<param> on a study run, versions.<package> on every run
+BEST_PREFIX, VERSIONS_PREFIX = "best.", "versions."
 
 # Values of ROLE
 STUDY_RUN, TRIAL, BASELINE, REPEAT, COMPARISON = "study", "trial", "baseline", "repeat", "comparison"

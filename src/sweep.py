@@ -146,7 +146,7 @@ def open_studies(cfg: DictConfig, storage, experiment_id: str, fingerprint: str,
                     run_tags.STUDY: study.study_name, run_tags.ARCH: approach.arch,
                     run_tags.STACKING: approach.stacking, run_tags.APPROACH: arch,
                     **resume.search_classes(cfg.search),
-                    "storage": studies.describe_storage(cfg.search),
+                    run_tags.STORAGE: studies.describe_storage(cfg.search),
                     run_tags.SPLIT_FINGERPRINT: fingerprint, run_tags.SETTINGS_HASH: resume.settings_hash(wanted)})
                 run_id = run.info.run_id
                 # The study's own settings: its data.stacking, not the sweep's default
@@ -210,7 +210,7 @@ def close_orphaned_baselines(cfg: DictConfig, experiment_id: str) -> None:
     for run in client.search_runs([experiment_id], running):
         client.set_terminated(run.info.run_id, "FAILED")
         log.warning("baseline %s: run %s was left running by a process that died; marked FAILED",
-                    run.data.tags.get("arch"), run.info.run_id)
+                    run.data.tags.get(run_tags.ARCH), run.info.run_id)
 
 
 class SweepFailed(RuntimeError):

@@ -83,7 +83,7 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     active parent in this process (sweep workers are separate processes). Every run is
     tagged `versions.<package>` with the versions it ran on, to reproduce it later.
     """
-    tags = {**{f"versions.{k}": v for k, v in versions().items()},
+    tags = {**{f"{run_tags.VERSIONS_PREFIX}{k}": v for k, v in versions().items()},
             **{key: redact(str(value)) for key, value in (tags or {}).items()}}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id

@@ -129,6 +129,18 @@ def write_csv(path: Path, rows: int = 200, seed: int = 0) -> Path:
     return path
 
 
+def tags_not_in_the_schema(runs) -> set[str]:
+    """Tag keys on these MLflow runs that src.run_tags does not name: its constants, the
+    best.<param> and versions.<package> families, MLflow's own mlflow.* tags."""
+    from src import run_tags
+
+    role_values = {"STUDY_RUN", "TRIAL", "BASELINE", "REPEAT", "COMPARISON"}
+    named = {value for name, value in vars(run_tags).items()
+             if name.isupper() and isinstance(value, str) and name not in role_values}
+    families = ("mlflow.", run_tags.BEST_PREFIX, run_tags.VERSIONS_PREFIX)
+    return {key for run in runs for key in run.data.tags if key not in named and not key.startswith(families)}
+
+
 def run_cli(module: str, *args: str, cwd: Path = ROOT, timeout: float = 300):
     import subprocess
 

@@ -11,7 +11,7 @@ import yaml
 from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 
-from conftest import CONF_DIR, make_cfg
+from conftest import CONF_DIR, make_cfg, tags_not_in_the_schema
 from src.compare import compare
 from src.config import UserError
 from src.sweep import sweep
@@ -309,6 +309,8 @@ def test_folds_test_every_approach_on_each_fold_and_seed(swept):
     assert "(the sweep's windows, fold 1's; each fold's runs saw that fold's windows)" in summary
     assert "every run below saw the same windows" not in summary
     assert "ranking is" in summary and "selected on the last fold's validation block only" in summary
+    # Every tag the sweep, the report and its fold runs wrote is one src/run_tags.py describes.
+    assert tags_not_in_the_schema(client.search_runs([experiment_id], max_results=1000)) == set()
     assert "fold 0's are rows it selected on" in summary  # with 2 folds, the sweep's validation rows
     assert (folder / "error_by_fold.png").is_file() and "error_by_fold.png" in summary
     # The champion is the approach with the lowest mean over folds × seeds, tagged with its row

@@ -16,7 +16,7 @@ from hydra import initialize_config_dir
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
-from conftest import CONF_DIR, ROOT, make_cfg, run_cli
+from conftest import CONF_DIR, ROOT, make_cfg, run_cli, tags_not_in_the_schema
 from src.config import UserError
 from src.sweep import SweepFailed, sweep
 from src.tuning.supervisor import worker_count
@@ -110,6 +110,7 @@ def test_sweep_runs_resumes_and_reports(tmp_path, sweep_args, capsys):
             assert "test_mse" in child.data.metrics and "n_params" in child.data.metrics
     baselines = [r for r in all_runs if r.data.tags.get("role") == "baseline"]
     assert sorted(r.data.tags["arch"] for r in baselines) == sorted(BASELINES)
+    assert tags_not_in_the_schema(all_runs) == set()  # each tag is one src/run_tags.py describes
 
     # The same command again: nothing new. A larger target: exactly the difference.
     n_runs = len(all_runs)

@@ -93,7 +93,7 @@ def seeded(run: pd.Series) -> bool:
 def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: WindowedData,
             cfg: DictConfig, experiment_id: str, bar) -> dict:
     k, folds = fold
-    fold_tags = {run_tags.FOLD: str(k), "folds": str(folds)}
+    fold_tags = {run_tags.FOLD: str(k), run_tags.FOLDS: str(folds)}
     done = mlflow.search_runs(
         [experiment_id], max_results=1,
         filter_string=(run_tags.match(role=run_tags.REPEAT, repeat_of=run["run_id"], seed=seed,
@@ -108,7 +108,7 @@ def _repeat(run: pd.Series, arch: str, seed: int, fold: tuple[int, int], data: W
     repeat_cfg.seed, repeat_cfg.train.verbose = seed, 0
     tags = {run_tags.ROLE: run_tags.REPEAT, run_tags.SWEEP: cfg.search.name, run_tags.REPEAT_OF: run["run_id"],
             run_tags.SEED: str(seed),
-            **fold_tags, "test_rows": test_rows(data)}
+            **fold_tags, run_tags.TEST_ROWS: test_rows(data)}
     if k == folds - 1:  # src.train trains on the sweep's split, i.e. the last fold only
         tags[run_tags.REPRODUCE] = reproduce_command(overrides)
     name = f"{arch}-seed-{seed}" if folds == 1 else f"{arch}-fold-{k}-seed-{seed}"

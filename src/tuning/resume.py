@@ -40,7 +40,7 @@ def settings_hash(values: dict[str, str]) -> str:
 
 def search_classes(search: DictConfig) -> dict[str, str]:
     """The study run's sampler and pruner tags: {'sampler': 'TPESampler', 'pruner': ...}."""
-    return {key: search[key]._target_.rsplit(".", 1)[-1] for key in ("sampler", "pruner")}
+    return {key: search[key]._target_.rsplit(".", 1)[-1] for key in (run_tags.SAMPLER, run_tags.PRUNER)}
 
 
 def note_changed_search(client, run_id: str, study_name: str, search: DictConfig) -> None:

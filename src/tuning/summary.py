@@ -29,7 +29,7 @@ EPOCH_METRICS = ("loss", "val_loss")  # logged per epoch by src.one_run.EpochLog
 
 def row_from_run(approach: str, run, trials: str) -> dict:
     m = run.data.metrics
-    return {"approach": approach, "scaling": run.data.tags.get("scaling"),
+    return {"approach": approach, "scaling": run.data.tags.get(run_tags.SCALING),
             "best_val_loss": m.get("best_val_loss"),
             "test_mse": m.get("test_mse"), "test_mae": m.get("test_mae"),
             "ratio_to_naive": m.get("test_mse_ratio_to_naive"), "n_params": m.get("n_params"),
@@ -69,9 +69,9 @@ def log_study_summary(study: optuna.Study, row: dict, parent_run_id: str, table:
     if "best_params" in row:
         copy_selected_metrics(client, row["run_id"], parent_run_id)
         for name, value in row["best_params"].items():
-            client.set_tag(parent_run_id, f"best.{name}", str(value))
-        client.set_tag(parent_run_id, "best_run_id", row["run_id"])
-        client.set_tag(parent_run_id, "best_reproduce", row["reproduce"])
+            client.set_tag(parent_run_id, f"{run_tags.BEST_PREFIX}{name}", str(value))
+        client.set_tag(parent_run_id, run_tags.BEST_RUN_ID, row["run_id"])
+        client.set_tag(parent_run_id, run_tags.BEST_REPRODUCE, row["reproduce"])
         client.log_text(parent_run_id, json.dumps(row["best_params"], indent=2), "best_params.json")
     client.log_text(parent_run_id, table + "\n", "sweep_summary.md")
     for name, figure in study_figures(study) if plots else ():
