@@ -440,6 +440,15 @@ def _require(ok: bool, message: str) -> None:
         raise UserError(message)
 
 
+def _section(node: DictConfig, key: str) -> DictConfig | None:
+    """node[key] where it is a section of its own; None for a value, a missing one, or an
+    interpolation (resolving one could raise on a `???` it points to)."""
+    if OmegaConf.is_missing(node, key) or OmegaConf.is_interpolation(node, key):
+        return None
+    child = node[key]
+    return child if isinstance(child, DictConfig) else None
+
+
 def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
     """Keys still `???`, without resolving interpolations (which would raise on them)."""
     found = []
@@ -447,8 +456,8 @@ def _missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
         path = f"{prefix}{key}"
         if OmegaConf.is_missing(node, key):
             found.append(path)
-        elif isinstance(node._get_node(key), DictConfig):
-            found += _missing_keys(node._get_node(key), f"{path}.")
+        elif (section := _section(node, key)) is not None:
+            found += _missing_keys(section, f"{path}.")
     return found
 
 
@@ -460,10 +469,9 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[str]:
         known = {f.name for f in fields(schema)}
         found += [f"{prefix}{k}" for k in node.keys() if k not in known]
     for key in node.keys():
-        child = node._get_node(key)
-        if isinstance(child, DictConfig) and not OmegaConf.is_missing(node, key) and \
-                f"{prefix}{key}" not in found:
-            found += unknown_keys(child, f"{prefix}{key}.")
+        section = _section(node, key)
+        if section is not None and f"{prefix}{key}" not in found:
+            found += unknown_keys(section, f"{prefix}{key}.")
     return found
 
 

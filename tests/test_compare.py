@@ -473,7 +473,7 @@ def test_the_report_draws_a_few_of_many_series_and_says_so(tmp_path):
     split = Split(X=X, y=y, starts=np.arange(6))
     figure = forecasts(split, {"naive": np.repeat(X[:, -1:], 3, axis=1)}, [f"s{i}" for i in range(100)], 3)
     assert len(figure.axes) == 8 * 3
-    assert figure._suptitle.get_text().endswith("(8 of 100 series drawn)")
+    assert figure.get_suptitle().endswith("(8 of 100 series drawn)")
     assert [ax.get_xlabel() for ax in figure.axes[-3:]] == ["steps from forecast origin"] * 3
     figure.savefig(tmp_path / "forecasts.png", dpi=60)
 

@@ -685,6 +685,28 @@ def test_an_approach_not_trained_by_gradient_searches_no_train_setting(arch, cap
         "batch_size) applies to it, so its trials are all the same fit; list it in search.baselines to fit it once")
 
 
+@pytest.mark.parametrize("suptitle", ["Slice Plot", None])
+def test_a_study_plot_names_its_study_in_the_title(suptitle):
+    """Optuna titles some plots on the figure and others on the first panel: either way the
+    title names the study, once, and the objective replaces "Objective Value"."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from src.tuning.summary import readable
+
+    figure, ax = plt.subplots()
+    ax.set_ylabel("Objective Value")
+    if suptitle:
+        figure.suptitle(suptitle)
+    else:
+        ax.set_title("Optimization History Plot")
+    readable(figure, "sweep-linear", "optimization_history")
+    assert figure.get_suptitle() == f"sweep-linear: {suptitle or 'Optimization History Plot'}"
+    assert ax.get_title() == "" and ax.get_ylabel() == "val_loss"
+    plt.close(figure)
+
+
 def test_workers_null_means_one_per_core_and_study_as_the_memory_allows(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}  # 8.2 GB: memory for 5

@@ -169,13 +169,22 @@ def _fit_each(y: np.ndarray, candidates: list[tuple[Callable, str]]) -> dict[int
     return fits
 
 
+def _seasonal_indices(results, n: int, period: int) -> np.ndarray:
+    """The fitted seasonal index of each position in the period (position = row % period),
+    read from the public forecast components: step i of a forecast from n rows is row n + i."""
+    season = results.forecast_components(steps=period)["seasonal"].to_numpy(dtype=np.float64)
+    indices = np.empty(period)
+    indices[(n + np.arange(period)) % period] = season
+    return indices
+
+
 def fit_theta(y: np.ndarray, season_length: int) -> ThetaSeries:
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     seasonal = season_length > 1
     model = ThetaModel(y, period=season_length if seasonal else None, deseasonalize=seasonal)
     results = model.fit()
-    indices = np.asarray(results._seasonal, dtype=np.float64) if model.deseasonalize else np.empty(0)
+    indices = _seasonal_indices(results, len(y), season_length) if model.deseasonalize else np.empty(0)
     multiplicative = model.method.startswith("mul")
     kind = f", deseasonalised ({'multiplicative' if multiplicative else 'additive'}, period " \
            f"{season_length})" if len(indices) else ""

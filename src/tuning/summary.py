@@ -154,7 +154,7 @@ def readable(figure, study_name: str, name: str) -> None:
         if ax.get_xscale() == "log":
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
-    suptitle = figure._suptitle.get_text() if figure._suptitle else ""
+    suptitle = figure.get_suptitle()
     title = suptitle or next((t for t in (panels[0].get_title(loc=loc) for loc in ("center", "left")) if t), "")
     figure.suptitle(f"{study_name}: {title}")
     if not suptitle:
