@@ -52,10 +52,12 @@ class Interrupt:
             return
         raise KeyboardInterrupt
 
-    def cancel(self) -> None:
-        """No more signals to this process from a deferred Ctrl+C."""
-        if self._again is not None:
-            self._again.cancel()
+    def cancel(self) -> bool:
+        """No more signals to this process from a deferred Ctrl+C; whether one was still due."""
+        if self._again is None or not self._again.is_alive():
+            return False
+        self._again.cancel()
+        return True
 
     def check(self) -> None:
         if self.requested:
@@ -90,6 +92,8 @@ def noticed() -> Iterator[Interrupt]:
     try:
         yield interrupt
     finally:
-        interrupt.cancel()
+        pending = interrupt.cancel()
         signal.signal(signal.SIGINT, previous)
         sys.unraisablehook = printed
+    if pending:  # a Ctrl+C in the block's last database call (a run's end): raised, not dropped
+        raise KeyboardInterrupt

@@ -355,6 +355,31 @@ def test_ctrl_c_inside_a_database_call_waits_until_the_call_is_over(tmp_path):
         assert other.execute(sqlalchemy.text("select status from runs")).all() == [("KILLED",)]
 
 
+def test_ctrl_c_in_the_last_database_call_of_a_block_is_raised_when_the_block_ends(tmp_path):
+    """A Ctrl+C while a run's end was written (the last call inside `noticed`) was deferred
+    until the call returned, and then dropped: the block ended first and took the deferred
+    signal with it, so `make compare` went on to its next repeat."""
+    import os
+    import signal
+
+    import sqlalchemy
+
+    from src.interrupts import noticed
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
+
+    @sqlalchemy.event.listens_for(engine, "before_cursor_execute")
+    def ctrl_c(conn, cursor, statement, *args):
+        if statement.startswith("create"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), noticed() as interrupt:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("create table runs (status text)"))
+    assert interrupt.requested
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own, back
+
+
 def test_figures_of_many_series_draw_a_few_and_say_so():
     """Before, a panel row per series: 100 series took 4 minutes to draw (matplotlib's
     shared axes), 300 hours, and `src.train` on such data hung after training."""
