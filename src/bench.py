@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # --- training speed ---------------------------------------------------------------
 
 def _seed_data(cfg: DictConfig):
-    from src.data.windowed import prepare
+    from src.data.model_inputs import prepare
 
     return prepare(cfg.data)
 
@@ -166,6 +166,9 @@ def pruning(compose, bench: DictConfig, tmp: Path) -> list[dict]:
     and wander off along another path)."""
     import mlflow
 
+    from src import run_tags
+    from src.tuning import selection, summary
+
     same_configurations = ["search.sampler._target_=optuna.samplers.RandomSampler",
                            "~search.sampler.n_startup_trials"]
     rows = []
@@ -178,9 +181,10 @@ def pruning(compose, bench: DictConfig, tmp: Path) -> list[dict]:
         seconds, study = _sweep(compose, args)
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
         trials = mlflow.search_runs(experiment_names=["bench"],
-                                    filter_string=f"tags.role = 'trial' and tags.sweep = '{name}'")
+                                    filter_string=run_tags.match(role=run_tags.TRIAL, sweep=name))
+        best = selection.selected(summary.outcomes(study), bench.pruning_trials)
         rows.append({"variant": label, "total_epochs": int(trials["metrics.epochs_trained"].sum()),
-                     "best_val_loss": study.best_value, "seconds": seconds,
+                     "best_val_loss": best.value if best else float("nan"), "seconds": seconds,
                      "pruned": sum(t.state.name == "PRUNED" for t in study.trials)})
     return rows
 

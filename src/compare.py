@@ -151,8 +151,8 @@ def step_stats(best: dict[str, pd.Series], repeats: dict[str, list[dict]],
 
 def best_forecasts(best: dict[str, pd.Series], fingerprint: str):
     """Each approach's best model (its run's MLflow model) on the test windows."""
-    from src.report.repeats import run_config
-    from src.data.windowed import prepare
+    from src.report.runs import run_config
+    from src.data.model_inputs import prepare
     from src.serving.logged import load_forecaster
 
     predictions, data = {}, None
@@ -253,8 +253,8 @@ def check_data_is_the_sweeps(cfg: DictConfig, best: dict[str, pd.Series], finger
     """The report is on the windows the sweep ran on. Data settings given here that make
     other windows were ignored (a report on 200 windows for data.n_windows=300): UserError
     naming each setting that differs from the sweep's."""
-    from src.data.windowed import prepare
-    from src.report.repeats import run_config
+    from src.data.model_inputs import prepare
+    from src.report.runs import run_config
     from src.tracking import flatten
 
     if not best or prepare(cfg.data).fingerprint == fingerprint:
@@ -342,7 +342,7 @@ def compare(cfg: DictConfig) -> list[dict]:
     table = write_report(folder, rows, figures, missing, fingerprint, cfg, folds_said)
     with tracking.run(sweep.experiment_id, run_name=f"{cfg.search.name}-comparison",
                       tags={run_tags.ROLE: run_tags.COMPARISON, run_tags.SWEEP: cfg.search.name,
-                            "split_fingerprint": fingerprint}) as active:
+                            run_tags.SPLIT_FINGERPRINT: fingerprint}) as active:
         import mlflow
 
         mlflow.log_artifacts(str(folder))

@@ -6,7 +6,8 @@ import time
 import numpy as np
 
 from src.data.sources import metric_key
-from src.data.windowed import Split, WindowedData
+from src.data.model_inputs import WindowedData
+from src.data.windows import Split
 
 
 def naive_forecast(split: Split) -> np.ndarray:

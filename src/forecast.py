@@ -122,7 +122,7 @@ def backtest(forecaster, history: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Every window of the history: errors of the model and of the naive forecast."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from src.data.windowed import MAX_ABS_VALUE
+    from src.data.model_inputs import MAX_ABS_VALUE
     from src.serving.forecaster import ForecastInputError
 
     values = history.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # text: NaN

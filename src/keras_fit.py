@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import DictConfig
 
-from src.data.windowed import WindowedData
+from src.data.model_inputs import WindowedData
 
 
 VAL_BATCH = 4096

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from src import evaluation, run_record, tracking
 from src import run_tags as tags
 from src.config import build
-from src.data.windowed import WindowedData
+from src.data.model_inputs import WindowedData
 from src.models import ridge
 from src.models.revin import with_revin
 from src.models.statistical import StatisticalBaseline

@@ -4,7 +4,7 @@ so nothing keeps them alive after logging and no display backend is needed."""
 import numpy as np
 import pandas as pd
 
-from src.data.windowed import Split
+from src.data.windows import Split
 
 
 # Series drawn in one figure, a row of panels each. Matplotlib's shared axes cost more than

@@ -10,7 +10,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
-from src.data.windowed import WindowedData
+from src.data.model_inputs import WindowedData
 from src.redact import redact
 
 def handles(cfg: DictConfig, gradient: bool) -> dict[str, str]:

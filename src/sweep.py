@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from src.config import CONF_DIR, UserError, arch_options, validate
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src import run_tags, services
 from src.redact import redact
 from src.tuning import approaches, resume, studies, supervisor

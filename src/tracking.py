@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig, OmegaConf
 
 from src import run_tags
@@ -86,7 +87,7 @@ def run(experiment_id: str, run_name: str | None = None, parent_run_id: str | No
     tags = {**{f"{run_tags.VERSIONS_PREFIX}{k}": v for k, v in versions().items()},
             **{key: redact(str(value)) for key, value in (tags or {}).items()}}
     if parent_run_id:
-        tags["mlflow.parentRunId"] = parent_run_id
+        tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
     active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags)
     status = "FAILED"
     try:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from src import services
 from src.config import validate
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.models import statistical
 
 log = logging.getLogger(__name__)

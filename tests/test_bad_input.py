@@ -22,7 +22,7 @@ from conftest import CONF_DIR, ROOT, make_cfg, run_cli, store_overrides, write_c
 from src import services
 from src.cli import answer_before_hydra, precompose
 from src.config import UserError, build, load_stored, validate
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.evaluation import evaluate, naive_forecast
 from src.redact import redact
 from src.tuning import studies
@@ -115,8 +115,6 @@ def test_sweep_quick_preset_works_with_an_empty_search_space():
     cfg = make_cfg("experiment=sweep_quick", "search/space=none")
     validate(cfg)
     assert cfg.search.space == {} and check_space(cfg.search.space, cfg) == {}
-    quick = make_cfg("experiment=sweep_quick")
-    assert quick.search.space.depth.high == 2 and quick.search.space.units.high == 16
 
 
 @pytest.mark.parametrize("uri, message", [
@@ -622,8 +620,7 @@ def test_a_corrupt_journal_record_in_the_middle_is_named(tmp_path):
     path.write_bytes(b"".join(lines))
     with pytest.raises(UserError, match=f"{path}: line 3 is not a journal record"):
         studies.open_storage(search)
-    assert json.loads(lines[0])  # the file is left as it was
-    assert path.read_bytes() == b"".join(lines)
+    assert path.read_bytes() == b"".join(lines)  # the file is left as it was
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import CONF_DIR, TINY, make_cfg
 from src.config import UserError, validate
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.models import ridge
 from src.one_run import build_model
 from src.serving.forecaster import Forecaster

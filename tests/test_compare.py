@@ -342,7 +342,7 @@ def test_too_few_rows_for_the_folds_is_one_line_before_anything_runs(swept):
 def test_a_statistical_leader_is_named_and_the_best_servable_row_registered(swept):
     """A statistical baseline logs no MLflow model: when it leads, the registry gets the best
     other row, and the line says why; that champion loads and forecasts."""
-    from src.data.windowed import prepare
+    from src.data.model_inputs import prepare
     from src.serving.logged import load_forecaster
     from src.serving.registry import register_champion
 

@@ -48,13 +48,20 @@ def test_my_csv_preset_needs_only_the_file():
     validate(cfg)
     assert cfg.data.source.path == "s.csv" and list(cfg.data.source.columns) == ["load"]
     assert (cfg.data.input_steps, cfg.data.horizon) == (24, 6)
-    assert cfg.search.name == cfg.tracking.experiment == "my_csv"
 
 
-def test_seed_question_preset_is_the_seed_setting():
+def test_seed_question_preset_trains_the_seeds_model_and_searches_nothing():
+    """What `python -m src.train experiment=seed_question arch=timedistributed` builds: the
+    seed answer's TimeDistributed network, 2,398 parameters."""
+    from src.data.model_inputs import prepare
+    from src.one_run import build_model, count_trainable
+    from src.tuning.space import check_space
+
     cfg = make_cfg("experiment=seed_question", "arch=timedistributed")
-    assert list(cfg.arch.units) == [12, 12, 6] and cfg.data.input_steps == 40
-    assert cfg.search.space == {} and cfg.search.n_trials == 1
+    data = prepare(cfg.data)
+    assert data.train.X.shape[1:] == (40, 2) and data.train.y.shape[1:] == (10, 2)
+    assert count_trainable(build_model(cfg, data)) == 2398
+    assert check_space(cfg.search.space, cfg) == {}
 
 
 def test_public_overrides():

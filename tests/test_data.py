@@ -6,7 +6,7 @@ import pytest
 
 from conftest import make_cfg, write_csv
 from src.config import UserError
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.data.stacking import from_samples, to_samples
 from src.data.scaling import Scaler
 from src.data.sources import read_csv, synthetic

@@ -10,7 +10,7 @@ from conftest import make_cfg, write_csv
 from src.report import backtest
 from src.config import UserError, validate
 from src.data.folds import fold_bounds, rows_needed
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.data.windows import split_bounds
 
 

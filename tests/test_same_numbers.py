@@ -11,7 +11,7 @@ from mlflow.models import infer_signature
 
 from conftest import make_cfg
 from src import evaluation
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.one_run import build_model
 from src.serving.forecaster import PREDICT_BATCH, Forecaster
 from src.serving.logged import signature

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY, make_cfg
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.data.windows import Split
 from src.evaluation import naive_forecast, predict
 from src.one_run import build_model

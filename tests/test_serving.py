@@ -24,7 +24,7 @@ import yaml
 from conftest import ROOT, make_cfg, run_cli
 from src.config import UserError
 from src.data.sources import synthetic
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.evaluation import predict
 from src.forecast import forecast
 from src.train import train

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from conftest import CONF_DIR, TINY, make_cfg, run_cli, write_csv
 from src.config import UserError
-from src.data.windowed import prepare
+from src.data.model_inputs import prepare
 from src.evaluation import predict
 from src.serving.logged import load_forecaster
 from src.train import train
@@ -385,7 +385,7 @@ def test_figures_of_many_series_draw_a_few_and_say_so():
     shared axes), 300 hours, and `src.train` on such data hung after training."""
     import pandas as pd
 
-    from src.data.windowed import Split
+    from src.data.windows import Split
     from src.run_figures import forecast_figure, history_figure
 
     n_series, names, drawn = 12, [f"s{i}" for i in range(12)], 8

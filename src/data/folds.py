@@ -10,7 +10,7 @@ on the v rows before them, and trains on every row before those:
     fold 2:   train ....................... | val  | test |   <- the sweep's split
 
 Test blocks of consecutive folds are adjacent and never overlap; rows after a fold's test
-block play no part in it (src.data.windowed.prepare fits the scaler on its training rows).
+block play no part in it (src.data.model_inputs.prepare fits the scaler on its training rows).
 """
 
 import numpy as np

@@ -14,7 +14,8 @@ import time
 import keras
 import numpy as np
 
-from src.data.windowed import Split, WindowedData
+from src.data.model_inputs import WindowedData
+from src.data.windows import Split
 from src.models.revin import EPSILON
 from src.keras_fit import FitResult
 

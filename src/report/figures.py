@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.data.windowed import Split
+from src.data.windows import Split
 from src.run_figures import series_drawn, with_note
 
 

@@ -4,8 +4,6 @@ so it can be judged against another test period too. The best trial itself is le
 was selected, so its score is optimistic."""
 
 import shlex
-import tempfile
-from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -14,8 +12,8 @@ from omegaconf import DictConfig
 from src import interrupts, run_tags, tracking
 from src.keras_fit import StopOnInterrupt
 from src.report.backtest import test_rows
-from src.config import load_stored
-from src.data.windowed import WindowedData, prepare
+from src.report.runs import run_config
+from src.data.model_inputs import WindowedData, prepare
 from src.overrides import merge_overrides, reproduce_command
 from src.one_run import fit_and_log
 
@@ -23,14 +21,6 @@ from src.one_run import fit_and_log
 def overrides_of(run: pd.Series) -> list[str]:
     """The overrides of a run's `reproduce` tag: `python -m src.train <overrides>`."""
     return shlex.split(run["tags.reproduce"])[3:]
-
-
-def run_config(run_id: str) -> DictConfig:
-    """The resolved config a run logged: exact, whatever the defaults are today. Read as
-    data and checked (src.config.load_stored): a store can be written by others."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=tmp)
-        return load_stored(Path(path).read_text(), where=f"run {run_id}")
 
 
 def repeat_seeds(run: pd.Series, repeats: int) -> list[int]:

@@ -1,7 +1,9 @@
 """A sweep's runs from MLflow, checked: one split for all, best trial per approach,
 trial counts, and the runs that lack a metric."""
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -9,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from src import run_tags, services
-from src.config import UserError
+from src.config import UserError, load_stored
 from src.tuning import selection
 from src.tracking import point_mlflow_at
 
@@ -42,6 +44,14 @@ class SweepRuns:
         runs = self.role("baseline")
         studied = {*tag(self.role("study"), "approach").dropna(), *tag(self.trials, "approach").dropna()}
         return runs[(runs["status"] == "FINISHED") & ~tag(runs, "approach").isin(studied)]
+
+
+def run_config(run_id: str) -> DictConfig:
+    """The resolved config a run logged: exact, whatever the defaults are today. Read as
+    data and checked (src.config.load_stored): a store can be written by others."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml", dst_path=tmp)
+        return load_stored(Path(path).read_text(), where=f"run {run_id}")
 
 
 def load_sweep_runs(tracking: DictConfig, sweep: str) -> SweepRuns:

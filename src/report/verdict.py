@@ -120,6 +120,7 @@ def record(client, run_id: str, rows: list[dict], repeats: int,
     """Metrics, description (verdict, then a short table) and nesting on the comparison
     run (client: an MlflowClient); returns the verdict. Repeats reused from an earlier report move under this run."""
     from mlflow.entities import Metric
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in approach_metrics(rows).items()])
@@ -128,7 +129,7 @@ def record(client, run_id: str, rows: list[dict], repeats: int,
                                                ("folds_won", "folds won", "{:.0f}"), *NOTE_COLUMNS[3:]]
     said = f"{verdict}\n\n{stability}" if stability else verdict
     note = f"{said}\n\n{tables.format_table(rows, columns)}\n\nEvery column and figure: summary.html in Artifacts."
-    client.set_tag(run_id, "mlflow.note.content", note)
+    client.set_tag(run_id, MLFLOW_RUN_NOTE, note)
     for repeat_id in repeat_run_ids:
-        client.set_tag(repeat_id, "mlflow.parentRunId", run_id)
+        client.set_tag(repeat_id, MLFLOW_PARENT_RUN_ID, run_id)
     return verdict

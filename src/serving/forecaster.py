@@ -81,7 +81,7 @@ class Forecaster:
 
     @classmethod
     def for_data(cls, network: keras.Model, data, approach: str = "") -> "Forecaster":
-        """The forecaster of a network trained on `data` (src.data.windowed.WindowedData)."""
+        """The forecaster of a network trained on `data` (src.data.model_inputs.WindowedData)."""
         return cls(network=network, scaler=data.scaler, stacking=data.stacking,
                    series=list(data.series), input_steps=data.input_steps,
                    horizon=data.horizon, approach=approach)

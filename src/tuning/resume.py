@@ -62,7 +62,7 @@ def check_joins_its_sweep(cfg: DictConfig, storage, existing: set[str], fingerpr
     this one on other data made every report of the sweep refuse to run."""
     import optuna
 
-    from src.config import STACKINGS
+    from src.data.stacking import STACKINGS
 
     def shared(values: dict) -> dict:  # the stacking is each study's own
         return {k: v for k, v in values.items() if k != "data.stacking"}

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from src import tracking
 from src import run_tags as tags
 from src.config import validate
-from src.data.windowed import WindowedData
+from src.data.model_inputs import WindowedData
 from src.overrides import merge_overrides, reproduce_command
 from src.one_run import fit_and_log
 from src.tuning.space import as_overrides, suggest

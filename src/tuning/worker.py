@@ -208,7 +208,7 @@ def run_worker(spec: WorkerSpec, events, interrupt: Interrupt) -> bool:
     """Run trials until none is left (returns False) or until `spec.max_trials` have run
     (returns True: a fresh process should go on)."""
     from src import tracking  # TensorFlow and MLflow load in the worker only
-    from src.data.windowed import prepare
+    from src.data.model_inputs import prepare
     from src.keras_fit import StopOnInterrupt
     from src.tuning.trial import run_trial
 
