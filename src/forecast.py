@@ -50,8 +50,10 @@ def _default_series() -> pd.DataFrame:
 
 def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
     """The forecast's index, continuing the history's: timestamps at its inferred frequency,
-    else in whole months where its last dates are (monthly on the 15th), else at its median
-    spacing; numbers (years) at their median step; else, or where the times repeat, 1..horizon."""
+    else in whole months where its last dates are (monthly on the 15th), else in business
+    days where it is daily and never on a weekend (holidays leave its frequency unnamed), else
+    at its median spacing; numbers (years) at their median step; else, or where the times
+    repeat, 1..horizon."""
     index, steps = history.index, pd.RangeIndex(1, horizon + 1, name="step")
     if len(index) < 2:
         return steps
@@ -61,7 +63,7 @@ def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
     if isinstance(index, pd.DatetimeIndex):
         with pd.option_context("future.infer_freq_returns_offset", True):
             offset = pd.infer_freq(index[-10:]) if len(index) >= 3 else None
-        offset = offset or _months_apart(index[-10:]) or index.to_series().diff().median()
+        offset = offset or _months_apart(index[-10:]) or _business_days(index) or index.to_series().diff().median()
         return pd.DatetimeIndex([index[-1] + offset * (k + 1) for k in range(horizon)], name=index.name)
     if index.name is not None and pd.api.types.is_numeric_dtype(index):  # a time column of numbers
         step = np.median(np.diff(index.to_numpy()))
@@ -69,6 +71,16 @@ def next_index(history: pd.DataFrame, horizon: int) -> pd.Index:
         if step > 0:
             return pd.Index([index[-1] + step * (k + 1) for k in range(horizon)], name=index.name)
     return steps
+
+
+def _business_days(times: pd.DatetimeIndex) -> pd.offsets.BusinessDay | None:
+    """One business day where the times are a day apart at the median, span over a week
+    and none falls on a Saturday or Sunday: weekday data whose holidays make pandas name no
+    frequency (the median day put the forecast on weekends)."""
+    daily = times.to_series().diff().median() == pd.Timedelta(days=1)
+    if daily and times[-1] - times[0] >= pd.Timedelta(days=7) and (times.dayofweek < 5).all():
+        return pd.offsets.BDay()
+    return None
 
 
 def _months_apart(times: pd.DatetimeIndex) -> pd.DateOffset | None:

@@ -185,6 +185,20 @@ def test_dates_written_as_yyyymmdd_numbers_are_read_as_dates(tmp_path):
     assert list(next_index(read_history(OmegaConf.create({"path": str(path), "time_column": None})), 1)) == [20240133]
 
 
+def test_weekday_data_with_holidays_is_forecast_on_weekdays():
+    """Before, a holiday among the last dates left the frequency unnamed, and the median gap
+    (a day) put 4 of 10 forecast dates on a weekend."""
+    from src.forecast import next_index
+
+    weekdays = pd.bdate_range("2024-10-01", "2025-01-03")
+    trading = weekdays.drop(pd.to_datetime(["2024-12-25", "2024-12-26", "2025-01-01"]))
+    forecast = next_index(pd.DataFrame({"load": np.arange(len(trading))}, index=trading), 10)
+    assert list(forecast) == list(pd.bdate_range("2025-01-06", periods=10))
+    # A daily series that includes weekends still goes on daily.
+    days = pd.date_range("2024-10-01", "2025-01-03").drop(pd.to_datetime(["2024-12-30"]))
+    assert next_index(pd.DataFrame({"load": np.arange(len(days))}, index=days), 3)[0] == pd.Timestamp("2025-01-04")
+
+
 def test_a_time_column_of_numbers_stays_numbers_and_is_not_a_series(tmp_path):
     """Before, years were read as nanoseconds after 1970, and training took them as a series."""
     path = tmp_path / "years.csv"
