@@ -130,7 +130,13 @@ def _unknown_key(key: str) -> str:
     if space and space.group(3) is None:
         return (f"no such entry in {space.group(1)}; add one with a leading ++: "
                 f"'++{key}={{type:float,low:...,high:...,key:...}}'")
-    return "unknown key (no schema declares it); `python -m src.train --cfg job` prints every key"
+    return f"unknown key (no schema declares it); `{running_command()} --cfg job` prints every key"
+
+
+def running_command() -> str:
+    """`python -m src.forecast`: how this process was started, for hints and --help."""
+    main = sys.modules["__main__"]
+    return f"python -m {main.__spec__.name}" if getattr(main, "__spec__", None) else sys.argv[0]
 
 
 def precompose(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:
@@ -208,14 +214,15 @@ def print_job_config(config_name: str, args: list[str], conf_dir: Path = CONF_DI
     return True
 
 
-def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CONF_DIR) -> DictConfig:
+def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CONF_DIR,
+                    return_hydra_config: bool = False) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
-            return compose(config_name, overrides=overrides)
+            return compose(config_name, overrides=overrides, return_hydra_config=return_hydra_config)
     except OverrideParseException as err:
         fail(unparsable_message(overrides, err))
     except (HydraException, OmegaConfBaseException) as err:
@@ -223,23 +230,25 @@ def compose_or_fail(config_name: str, overrides: list[str], conf_dir: Path = CON
 
 
 def print_help(config_name: str, args: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """`--help`: the config groups and the config the overrides compose, as Hydra's help
-    shows them, without Hydra's search through its own groups (a second of the 1.2 s its
-    help took here). `--hydra-help` is still Hydra's."""
-    from omegaconf import OmegaConf
+    """`--help`: the config groups this command's config takes (src.forecast's takes only
+    tracking; every group in conf/ was listed, and the others refused) and the config the
+    overrides compose, as Hydra's help shows them, without Hydra's search through its own
+    groups (a second of the 1.2 s its help took here). `--hydra-help` is still Hydra's."""
+    from omegaconf import OmegaConf, open_dict
 
     known, _ = _hydra_arguments().parse_known_args(args)
-    cfg = compose_or_fail(config_name, known.overrides, conf_dir)
+    cfg = compose_or_fail(config_name, known.overrides, conf_dir, return_hydra_config=True)
+    groups = sorted(group for group in cfg.hydra.runtime.choices if not group.startswith("hydra/"))
+    with open_dict(cfg):
+        del cfg["hydra"]
     if known.resolve:
         resolved_or_fail(cfg)
-    main = sys.modules["__main__"]
-    command = f"python -m {main.__spec__.name}" if getattr(main, "__spec__", None) else sys.argv[0]
-    intro = (main.__doc__ or "").strip().split("\n\n")[0]
-    groups = [folder for folder in sorted(conf_dir.rglob("*")) if folder.is_dir() and any(folder.glob("*.yaml"))]
+    command = running_command()
+    intro = (sys.modules["__main__"].__doc__ or "").strip().split("\n\n")[0]
     print(f"{intro}\n\nUsage: {command} [group=option ...] [key=value ...]\n\n"
           f"== Configuration groups ==\nCompose your configuration from those groups (group=option)\n")
-    for folder in groups:
-        print(f"{folder.relative_to(conf_dir).as_posix()}: {', '.join(sorted(p.stem for p in folder.glob('*.yaml')))}")
+    for group in groups:
+        print(f"{group}: {', '.join(sorted(p.stem for p in (conf_dir / group).glob('*.yaml')))}")
     print(f"\n== Config ==\nOverride anything in the config (foo.bar=value)\n\n"
           f"{redact(OmegaConf.to_yaml(cfg, resolve=known.resolve))}\n"
           f"Hydra's own flags: {command} --hydra-help")

@@ -139,6 +139,29 @@ def test_help_lists_the_groups_and_the_composed_config():
     assert printed.arch.name == "seq2seq" and printed.train.epochs == 30
 
 
+def test_help_lists_only_the_groups_its_command_takes(capsys):
+    """`python -m src.forecast --help` listed every group in conf/ (arch, data, experiment,
+    ...), each of which it then refused: its config takes only tracking."""
+    from src.cli import print_help
+
+    print_help("forecast", [])
+    groups = capsys.readouterr().out.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert [line.split(":")[0] for line in groups.splitlines() if ": " in line] == ["tracking"]
+    print_help("config", [])
+    groups = capsys.readouterr().out.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert {"arch", "data", "experiment", "search/space", "tracking"} <= {
+        line.split(":")[0] for line in groups.splitlines() if ": " in line}
+
+
+@pytest.mark.slow
+def test_an_unknown_key_names_the_command_that_prints_every_key():
+    """src.forecast's hint named `python -m src.train --cfg job`, whose keys it does not take."""
+    result = run_cli("src.forecast", "data.columns=[a]")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: data.columns: unknown key (no schema declares it); `python -m src.forecast --cfg job` prints every key"]
+
+
 def test_help_with_a_bad_override_is_one_line():
     result = run_cli("src.sweep", "train.epochs=abc", "--help")
     assert result.returncode == 2
