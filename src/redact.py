@@ -21,19 +21,31 @@ def redact(text: str) -> str:
     return _QUERY_PASSWORD.sub(rf"\g<head>{HIDDEN}", text)
 
 
-class RedactingFilter(logging.Filter):
-    """Formats each record's message once and redacts it, for every handler it is on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
+def _redacted(record: logging.LogRecord) -> logging.LogRecord:
+    """The record with its message, and the traceback it carries, redacted."""
+    try:
         message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+    except Exception:  # arguments that do not fit: left for logging to report as it does
+        return record
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    return record
 
 
 def redact_logging() -> None:
-    """Put the filter on every handler of the root logger (Hydra's job logging)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    """Redact every log record this process makes, whichever logger makes it and whichever
+    handler prints it: MLflow's own logger prints through a handler of its own (a failed
+    request's line held the tracking server's URL), which a filter on the root logger's
+    handlers (Hydra's job logging) did not reach. Once per process; repeats change nothing."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):
+        return
+
+    def redacting(*args, **kwargs) -> logging.LogRecord:
+        return _redacted(make(*args, **kwargs))
+
+    redacting.redacts = True
+    logging.setLogRecordFactory(redacting)

@@ -225,6 +225,33 @@ def test_redact_hides_only_passwords(text, expected):
             assert auth.split(":", 1)[1] not in redact(text)
 
 
+def test_every_logger_is_redacted_even_one_with_a_handler_of_its_own():
+    """MLflow's logger prints through its own handler, not the root logger's: a failed
+    request's line printed the tracking server's password, and so could its traceback."""
+    import io
+    import logging
+
+    from src.redact import redact_logging
+
+    printed = io.StringIO()
+    own = logging.getLogger("test.own_handler")
+    own.propagate, handler = False, logging.StreamHandler(printed)
+    own.addHandler(handler)
+    try:
+        redact_logging()
+        redact_logging()  # a second call adds nothing
+        own.error("API request to %s failed", "http://alice:S3cretPW@127.0.0.1:5000/api")
+        try:
+            raise ConnectionError("http://alice:S3cretPW@127.0.0.1:5000 refused")
+        except ConnectionError:
+            own.exception("lost the server")
+    finally:
+        own.removeHandler(handler)
+    assert "S3cretPW" not in printed.getvalue()
+    assert "http://alice:***@127.0.0.1:5000/api failed" in printed.getvalue()
+    assert "ConnectionError: http://alice:***@127.0.0.1:5000 refused" in printed.getvalue()
+
+
 @pytest.mark.parametrize("content, message", [
     ("another database", "is an SQLite database without MLflow's tables, which MLflow would add to it"),
     ("a CSV", "is not an MLflow store (file is not a database)"),

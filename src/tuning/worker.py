@@ -24,6 +24,7 @@ from optuna.trial import TrialState
 from src import run_tags
 from src.config import ParamSpec
 from src.interrupts import Interrupt, takes_ctrl_c
+from src.redact import redact_logging
 from src.services import describe_unavailable, is_unavailable
 from src.tuning import studies
 from src.tuning.approaches import Approach
@@ -103,6 +104,7 @@ def worker_process(spec: WorkerSpec, events) -> None:
     # Optuna logs a failed trial's traceback as a warning; the worker reports every trial's
     # outcome in one line itself (the FAILED run in MLflow keeps the traceback).
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    redact_logging()  # a process of its own: the coordinator's setting does not reach it
     set_threads(spec.threads)
     more = False
     try:
