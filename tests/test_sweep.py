@@ -399,6 +399,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, sweep_args, to):
     ("search.journal=/proc/nope/journal.log", "search.journal: cannot create the folder /proc/nope"),
     ("search.journal=/tmp", "search.journal: /tmp is a folder; name the journal file"),
     ("arch=seq2seq", "search.archs=\\[...\\] instead of arch="),
+    ("arch.units=[3]", "search.archs=\\[...\\] instead of arch="),
+    # Before, this one got past the check and failed on the first baseline, a study run left RUNNING
+    ("++arch.units=[3]", "search.archs=\\[...\\] instead of arch="),
 ])
 def test_bad_search_space_creates_nothing(tmp_path, no_store, override, message):
     with pytest.raises(UserError, match=message):
