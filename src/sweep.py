@@ -171,7 +171,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
     import mlflow
     from hydra import compose
 
-    from src import tracking
+    from src import interrupts, tracking
     from src.overrides import merge_overrides, reproduce_command
 
     runs = {}
@@ -186,6 +186,7 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
         if found:
             runs[arch] = found[0]
             continue
+        from src.keras_fit import StopOnInterrupt
         from src.one_run import fit_and_log  # TensorFlow, here only when a baseline trains
 
         base_cfg = compose("config", overrides=merge_overrides(overrides, [f"arch={arch}"]))
@@ -193,8 +194,11 @@ def run_baselines(cfg: DictConfig, overrides: list[str], experiment_id: str, fin
         command = reproduce_command(merge_overrides(overrides, [f"arch={arch}"]))
         tags = {run_tags.ROLE: run_tags.BASELINE, run_tags.SWEEP: cfg.search.name,
                 run_tags.SETTINGS_HASH: marker, run_tags.REPRODUCE: command}
-        with tracking.run(experiment_id, run_name=f"{cfg.search.name}-{arch}", tags=tags) as active:
-            fit_and_log(base_cfg, prepare(base_cfg.data))
+        # As in src.train: a Ctrl+C that a finalizer swallowed is still acted on
+        with interrupts.noticed() as interrupt, \
+                tracking.run(experiment_id, run_name=f"{cfg.search.name}-{arch}", tags=tags) as active:
+            fit_and_log(base_cfg, prepare(base_cfg.data), callbacks=[StopOnInterrupt(interrupt)])
+            interrupt.check()
         runs[arch] = mlflow.get_run(active.info.run_id)
         log.info("baseline %s: run %s", arch, active.info.run_id)
     return runs

@@ -467,6 +467,33 @@ def test_a_baseline_run_left_running_is_closed_failed(tmp_path, sweep_args):
 
 
 @pytest.mark.slow
+def test_a_ctrl_c_a_finalizer_swallowed_during_a_baseline_stops_the_sweep(tmp_path, sweep_args, monkeypatch):
+    """A Ctrl+C raised inside a finalizer is printed as "Exception ignored" and lost (MLflow
+    leaves GitPython's Repo.__del__ to the garbage collector): during a baseline the sweep
+    then trained every trial and exited 0. src.train and compare already act on it."""
+    import src.one_run
+
+    fit_and_log = src.one_run.fit_and_log
+
+    def fit_then_a_swallowed_ctrl_c(*args, **kwargs):
+        metrics = fit_and_log(*args, **kwargs)
+
+        class Finalizer:
+            def __del__(self):
+                signal.raise_signal(signal.SIGINT)  # its KeyboardInterrupt is raised here, and lost
+
+        Finalizer()
+        return metrics
+
+    monkeypatch.setattr(src.one_run, "fit_and_log", fit_then_a_swallowed_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[naive]", "search.n_trials=1"])
+    assert not load(tmp_path, "sweep-linear").trials  # no trial started after it
+    _, [baseline] = runs(tmp_path, "tags.role = 'baseline'")
+    assert baseline.info.status == "KILLED"
+
+
+@pytest.mark.slow
 def test_an_arch_studied_is_not_also_a_baseline(tmp_path, sweep_args):
     """Before, it was both, and the report merged the two into one row (the baseline's
     numbers beside the study's trial counts)."""
