@@ -1043,6 +1043,25 @@ def test_a_runs_uri_of_a_run_without_a_model_says_so(tmp_path, store):
         load(f"runs:/{run.info.run_id}/theta", tmp_path / "dl")
 
 
+def test_a_runs_uri_of_a_study_run_names_its_selected_trials_model(tmp_path, store):
+    """A study's own run logs no model; the hint blamed statistical baselines, log_model=false
+    or a failure, none of which applied."""
+    from mlflow.tracking import MlflowClient
+
+    from src.forecast import load
+    from src.tracking import point_mlflow_at
+
+    uri = point_mlflow_at(f"sqlite:///{tmp_path}/mlflow.db")
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("test", artifact_location=str(tmp_path / "art"))
+    study = client.create_run(experiment, tags={"role": "study", "study": "sweep-linear", "arch": "linear",
+                                                "approach": "linear", "best_run_id": "abc123"})
+    client.set_terminated(study.info.run_id)
+    with pytest.raises(UserError, match=rf"run {study.info.run_id} is study sweep-linear's run, which logs no "
+                                        r"model: its selected trial's is runs:/abc123/linear$"):
+        load(f"runs:/{study.info.run_id}/linear", tmp_path / "dl")
+
+
 def test_make_serves_check_takes_one_model_uri(capsys):
     from src.serving import check
 

@@ -42,6 +42,10 @@ def load_hint(uri: str) -> str:
     run = run_of(uri)
     if run is None:
         return ""
+    if run.data.tags.get(run_tags.ROLE) == run_tags.STUDY_RUN and run_tags.BEST_RUN_ID in run.data.tags:
+        best = run.data.tags[run_tags.BEST_RUN_ID]
+        return (f"; run {run.info.run_id} is study {run.data.tags.get(run_tags.STUDY, '')}'s run, which logs "
+                f"no model: its selected trial's is runs:/{best}/{run.data.tags.get(run_tags.APPROACH, '<approach>')}")
     if run_tags.MODEL_URI not in run.data.tags:
         return (f"; run {run.info.run_id} ({run.data.tags.get(run_tags.ARCH, 'no arch')}) logged no MLflow "
                 f"model: the statistical baselines (ets, theta, arima) log none, nor does a run "
