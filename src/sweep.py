@@ -248,6 +248,20 @@ def last_logged(client, run) -> int:
     return max(times, default=run.info.start_time)
 
 
+def end_study_runs(opened: dict, status: str) -> None:
+    """End the study runs of a sweep that an error stopped (a baseline that cannot be fitted,
+    say): they were left RUNNING. A rerun sets them running again."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    for _, run_id in opened.values():
+        try:
+            client.set_terminated(run_id, status)
+        except MlflowException:
+            return
+
+
 def summarise(cfg: DictConfig, opened: dict, baselines: dict, interrupted: bool,
               same: dict[str, str]) -> list[dict]:
     from mlflow.tracking import MlflowClient
@@ -309,6 +323,10 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
             failed_workers = supervisor.run_workers(cfg, overrides, opened, planned)
         except KeyboardInterrupt:
             summarise(cfg, opened, baselines, interrupted=True, same=same)
+            raise
+        except Exception as err:
+            if not services.is_unavailable(err):  # a store gone: writing to it would wait on retries
+                end_study_runs(opened, "FAILED")
             raise
         rows = summarise(cfg, opened, baselines, interrupted=False, same=same)
     except Exception as err:

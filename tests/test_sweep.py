@@ -494,6 +494,22 @@ def test_a_ctrl_c_a_finalizer_swallowed_during_a_baseline_stops_the_sweep(tmp_pa
 
 
 @pytest.mark.slow
+def test_a_sweep_stopped_by_an_error_after_its_studies_opened_leaves_no_study_run_running(
+        tmp_path, sweep_args, monkeypatch):
+    """A baseline that cannot be fitted is one line, exit 2; its studies' runs stayed RUNNING."""
+    import src.one_run
+
+    def cannot_be_fitted(*args, **kwargs):
+        raise UserError("no model could be fitted to the training rows: ETS(A,N,N)")
+
+    monkeypatch.setattr(src.one_run, "fit_and_log", cannot_be_fitted)
+    with pytest.raises(UserError, match="no model could be fitted"):
+        run_sweep([*sweep_args, "search.archs=[linear]", "search.baselines=[naive]", "search.n_trials=1"])
+    _, [study_run] = runs(tmp_path, "tags.role = 'study'")
+    assert study_run.info.status == "FAILED"
+
+
+@pytest.mark.slow
 def test_an_arch_studied_is_not_also_a_baseline(tmp_path, sweep_args):
     """Before, it was both, and the report merged the two into one row (the baseline's
     numbers beside the study's trial counts)."""
