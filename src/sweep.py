@@ -248,16 +248,16 @@ def last_logged(client, run) -> int:
     return max(times, default=run.info.start_time)
 
 
-def end_study_runs(opened: dict, status: str) -> None:
-    """End the study runs of a sweep that an error stopped (a baseline that cannot be fitted,
-    say): they were left RUNNING. A rerun sets them running again."""
+def fail_study_runs(opened: dict) -> None:
+    """End FAILED the study runs of a sweep that an error stopped (a baseline that cannot be
+    fitted, say): they were left RUNNING. A rerun sets them running again."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
     for _, run_id in opened.values():
         try:
-            client.set_terminated(run_id, status)
+            client.set_terminated(run_id, "FAILED")
         except MlflowException:
             return
 
@@ -326,7 +326,7 @@ def sweep(cfg: DictConfig, overrides: list[str]) -> list[dict]:
             raise
         except Exception as err:
             if not services.is_unavailable(err):  # a store gone: writing to it would wait on retries
-                end_study_runs(opened, "FAILED")
+                fail_study_runs(opened)
             raise
         rows = summarise(cfg, opened, baselines, interrupted=False, same=same)
     except Exception as err:
