@@ -322,27 +322,38 @@ def test_ctrl_c_ignored_where_the_run_started_stays_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
+def _ctrl_c_at(tmp_path, statement: str):
+    """An SQLite engine that sends this process Ctrl+C as it runs a statement starting with
+    `statement`: the handler runs inside SQLAlchemy's call."""
+    import os
+    import signal
+
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
+
+    @sqlalchemy.event.listens_for(engine, "before_cursor_execute")
+    def ctrl_c(conn, cursor, sql, *args):
+        if sql.startswith(statement):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return engine
+
+
 def test_ctrl_c_inside_a_database_call_waits_until_the_call_is_over(tmp_path):
     """Before, the KeyboardInterrupt was raised inside SQLAlchemy's statement, whose
     connection then kept the SQLite lock: marking the run KILLED waited 20 s for it and failed
     with a traceback (once in a full suite). Now the statement and its commit complete, the
     store stays writable, and the Ctrl+C is raised once the call has returned."""
-    import os
-    import signal
     import time
 
     import sqlalchemy
 
     from src.interrupts import noticed
 
-    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
+    engine = _ctrl_c_at(tmp_path, "insert")
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("create table runs (status text)"))
-
-    @sqlalchemy.event.listens_for(engine, "before_cursor_execute")
-    def ctrl_c(conn, cursor, statement, *args):  # the handler runs here, in SQLAlchemy's call
-        if statement.startswith("insert"):
-            os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt), noticed() as interrupt:
         with engine.begin() as conn:
@@ -359,20 +370,13 @@ def test_ctrl_c_in_the_last_database_call_of_a_block_is_raised_when_the_block_en
     """A Ctrl+C while a run's end was written (the last call inside `noticed`) was deferred
     until the call returned, and then dropped: the block ended first and took the deferred
     signal with it, so `make compare` went on to its next repeat."""
-    import os
     import signal
 
     import sqlalchemy
 
     from src.interrupts import noticed
 
-    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/store.db")
-
-    @sqlalchemy.event.listens_for(engine, "before_cursor_execute")
-    def ctrl_c(conn, cursor, statement, *args):
-        if statement.startswith("create"):
-            os.kill(os.getpid(), signal.SIGINT)
-
+    engine = _ctrl_c_at(tmp_path, "create")
     with pytest.raises(KeyboardInterrupt), noticed() as interrupt:
         with engine.begin() as conn:
             conn.execute(sqlalchemy.text("create table runs (status text)"))
