@@ -39,7 +39,7 @@ def check_sweep(cfg: DictConfig, overrides: list[str]) -> None:
     twice = sorted({arch for arch in search.archs if list(search.archs).count(arch) > 1})
     if twice:
         raise UserError(f"search.archs names {', '.join(twice)} more than once; each arch is one study")
-    if any(o.lstrip("+~").split("=", 1)[0] == "arch" or o.lstrip("+~").startswith("arch.") for o in overrides):
+    if any(o.lstrip("+~").split("=", 1)[0].split(".")[0] == "arch" for o in overrides):  # arch, arch.<key>
         raise UserError("a sweep trains every arch in search.archs: choose them with "
                         "search.archs=[...] instead of arch=...; widths come from search.space")
     check_space(search.space, cfg)

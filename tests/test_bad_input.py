@@ -239,13 +239,18 @@ def test_every_logger_is_redacted_even_one_with_a_handler_of_its_own():
     own.addHandler(handler)
     try:
         redact_logging()
-        redact_logging()  # a second call adds nothing
+        factory = logging.getLogRecordFactory()
+        redact_logging()
+        assert logging.getLogRecordFactory() is factory  # a second call wraps nothing again
         own.error("API request to %s failed", "http://alice:S3cretPW@127.0.0.1:5000/api")
+        logging.raiseExceptions = False  # logging's own report of the next record, not printed
+        own.error("%d windows", "not a number")  # arguments that do not fit: no exception here
         try:
             raise ConnectionError("http://alice:S3cretPW@127.0.0.1:5000 refused")
         except ConnectionError:
             own.exception("lost the server")
     finally:
+        logging.raiseExceptions = True
         own.removeHandler(handler)
     assert "S3cretPW" not in printed.getvalue()
     assert "http://alice:***@127.0.0.1:5000/api failed" in printed.getvalue()
